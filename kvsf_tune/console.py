@@ -7,9 +7,12 @@ They must be silenced through environment variables before the first import, so 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 import warnings
+from dataclasses import dataclass
 
 # C++ log level 3 hides TensorFlow's INFO, WARNING and ERROR start-up lines (oneDNN, CUDA, cuDNN).
 _QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "ABSL_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}
@@ -42,3 +45,42 @@ def silence_tensorflow_python_logs() -> None:
     except ImportError:
         return
     absl.logging.set_verbosity(absl.logging.ERROR)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The CLI's global output options, kept on the Typer context as `ctx.obj`."""
+
+    verbose: bool = False
+    quiet: bool = False
+
+
+def load_tensorflow(settings: Settings | None = None) -> None:
+    """Import TensorFlow and Keras, hiding what their C++ start-up prints unless verbose.
+
+    Some start-up lines (the oneDNN notice, CUDA-not-found) are written to file descriptor 2 before
+    TensorFlow's log level applies, so the descriptor itself is pointed at /dev/null meanwhile.
+    """
+    if settings is not None and settings.verbose:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+
+        return
+
+    with _stderr_silenced():
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    silence_tensorflow_python_logs()
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

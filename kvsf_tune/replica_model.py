@@ -27,6 +27,8 @@ class ReplicaDense(keras.layers.Layer):
         self.fan_out = fan_out
         self.kernel = self.add_weight(shape=(replicas, fan_in, fan_out), initializer="zeros", name="kernel")
         self.bias = self.add_weight(shape=(replicas, fan_out), initializer="zeros", name="bias")
+        # The weights' shapes do not depend on the input, so the layer is complete here.
+        self.built = True
 
     def call(self, inputs):
         if len(inputs.shape) == 2:
@@ -55,6 +57,7 @@ class ReplicaBank(keras.Model):
         self.epoch_loss_sum = self.add_weight(shape=(replicas,), initializer="zeros", trainable=False, name="epoch_loss_sum")
         self.epoch_rows = self.add_weight(shape=(), initializer="zeros", trainable=False, name="epoch_rows")
         self._set_initial_weights()
+        self.built = True
 
     @property
     def replicas(self) -> int:

@@ -163,3 +163,15 @@ def extract(bank, replica: int, *, api: str = "sequential"):
     plain = models.build(bank.architecture, api=api)
     plain.set_weights(bank.replica_weights(replica))
     return plain
+
+
+def save_bank(bank, path) -> None:
+    """Save every replica's weights to a Keras `.weights.h5` file."""
+    bank.save_weights(str(path))
+
+
+def load_bank(model: str, seeds: Sequence[int], path):
+    """Rebuild a bank with the given replica seeds and load its weights from a `.weights.h5` file."""
+    bank = build_bank(model, seeds)
+    bank.load_weights(str(path))
+    return bank

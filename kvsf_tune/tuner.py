@@ -1,0 +1,156 @@
+"""The KerasTuner tuner of a reliability search and the choice of its oracle.
+
+`ReliabilityTuner` is a `keras_tuner.Tuner` whose `run_trial` trains one replica bank per trial and
+stores, in the trial's folder, the kvsf-tune record, the bank's weights and the TensorBoard data.
+The oracle (random, Bayesian, Hyperband or grid) is KerasTuner's own.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import keras_tuner
+
+from kvsf_tune import records, reliability, replicas, tensorboard
+from kvsf_tune.errors import UsageError
+from kvsf_tune.hypermodels import OBJECTIVE, ReliabilityHyperModel, trial_metrics
+
+logger = logging.getLogger(__name__)
+
+TUNERS = ("random", "bayesian", "hyperband", "grid")
+
+
+def make_oracle(name: str, hypermodel: ReliabilityHyperModel, *, max_trials: int, seed: int):
+    """Create KerasTuner's oracle for a tuner name, maximising the pass-rate lower bound.
+
+    Failed trials never stop the search: the limit of consecutive failures is above `max_trials`.
+    """
+    objective = keras_tuner.Objective(OBJECTIVE, direction="max")
+    space = hypermodel.space
+    common: dict[str, Any] = {
+        "objective": objective,
+        "seed": seed,
+        "hyperparameters": space.hyperparameters(),
+        "tune_new_entries": False,
+        "allow_new_entries": False,
+        "max_consecutive_failed_trials": max_trials + 1,
+    }
+    if name == "random":
+        return keras_tuner.oracles.RandomSearchOracle(max_trials=max_trials, **common)
+    if name == "bayesian":
+        return keras_tuner.oracles.BayesianOptimizationOracle(max_trials=max_trials, **common)
+    if name == "grid":
+        return keras_tuner.oracles.GridSearchOracle(max_trials=max_trials, **common)
+    if name == "hyperband":
+        return keras_tuner.oracles.HyperbandOracle(max_epochs=hyperband_max_epochs(space), **common)
+    raise UsageError(f"Unknown tuner {name!r}; use one of: {', '.join(TUNERS)}.")
+
+
+def hyperband_max_epochs(space) -> int:
+    """Return the largest epochs value of a space, which Hyperband uses as its budget."""
+    domain = space.domains()["epochs"]
+    if "values" in domain:
+        return int(max(domain["values"]))
+    return int(domain["max_value"])
+
+
+class ReliabilityTuner(keras_tuner.Tuner):
+    """Runs each trial as one replica bank and records it for `trials`, TensorBoard and `export`.
+
+    Args:
+        hypermodel: The model's `ReliabilityHyperModel`.
+        oracle: A KerasTuner oracle from `make_oracle`.
+        directory: The log dir.
+        project_name: The search's folder name inside the log dir.
+        overwrite: Start over instead of resuming. Defaults to `False`.
+        progress: Receives `trial_started`, `epoch_callback` and `trial_finished` calls, or `None`.
+    """
+
+    def __init__(self, hypermodel, oracle, *, directory, project_name, overwrite=False, progress=None):
+        super().__init__(
+            oracle=oracle,
+            hypermodel=hypermodel,
+            directory=str(directory),
+            project_name=project_name,
+            overwrite=overwrite,
+        )
+        self.progress = progress
+
+    def run_trial(self, trial, *args, **kwargs):
+        hypermodel: ReliabilityHyperModel = self.hypermodel
+        folder = Path(self.get_trial_dir(trial.trial_id))
+        setting = hypermodel.setting(trial.hyperparameters)
+        hyperparameters = _shown_values(trial.hyperparameters.values)
+        record = train_and_record(hypermodel, setting, folder, trial_id=trial.trial_id, hyperparameters=hyperparameters, progress=self.progress)
+        if record.summary.status == reliability.FAILED:
+            raise keras_tuner.errors.FailedTrialError(record.summary.message)
+        return trial_metrics(record.summary)
+
+    def save_model(self, trial_id, model, step=0):
+        # The bank's weights are saved by `run_trial` in kvsf-tune's own layout.
+        return None
+
+    def on_search_begin(self):
+        # KerasTuner's display writes tables to stdout; kvsf-tune reports progress itself.
+        self.oracle.verbose = 0
+        super().on_search_begin()
+
+
+def train_and_record(
+    hypermodel: ReliabilityHyperModel,
+    setting: dict,
+    folder: Path,
+    *,
+    trial_id: str,
+    hyperparameters: dict,
+    seeds: list[int] | None = None,
+    shuffle_seed: int | None = None,
+    confirmation_of: str | None = None,
+    progress=None,
+) -> records.TrialRecord:
+    """Train a setting's bank and write its record, weights and TensorBoard data into `folder`.
+
+    The record file is written last, so its presence marks a finished trial; an interrupted
+    attempt leaves no record, and its TensorBoard files are cleared when the trial runs again.
+    """
+    if seeds is None:
+        seeds, shuffle_seed = hypermodel.seeds_for(setting)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensorboard.clear_run(folder)
+    bank = hypermodel.build_bank(setting, seeds)
+
+    callbacks = [tensorboard.epoch_curves(folder, restarts=int(setting["restarts"]), target=hypermodel.target)]
+    if progress is not None:
+        progress.trial_started(trial_id, setting, confirmation=confirmation_of is not None)
+        callbacks.append(progress.epoch_callback())
+    outcome = hypermodel.train(
+        setting, bank, shuffle_seed=shuffle_seed, trial_id=trial_id, hyperparameters=hyperparameters, callbacks=callbacks
+    )
+
+    record = records.TrialRecord(
+        model=hypermodel.model,
+        summary=outcome.summary,
+        runs=outcome.runs,
+        replica_seeds=tuple(int(seed) for seed in seeds),
+        shuffle_seed=int(shuffle_seed),
+        restarts=int(setting["restarts"]),
+        target=hypermodel.target,
+        data_seed=hypermodel.data_seed,
+        setting=setting,
+        confirmation_of=confirmation_of,
+    )
+    replicas.save_bank(bank, folder / records.WEIGHTS_FILE)
+    session = f"confirmation of trial {confirmation_of}" if confirmation_of else f"trial {trial_id}"
+    tensorboard.write_trial(folder, record, bank, session_name=session)
+    records.save_trial(folder, record)
+    if progress is not None:
+        progress.trial_finished(record.summary)
+    logger.debug("Trial %s finished: %s", trial_id, record.summary)
+    return record
+
+
+def _shown_values(values: dict) -> dict:
+    # Hyperband's bookkeeping values (tuner/...) are not part of the setting a user reads.
+    return {name: value for name, value in values.items() if not name.startswith("tuner/")}
