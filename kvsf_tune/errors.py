@@ -31,7 +31,7 @@ class SearchSpaceError(UsageError):
 
 
 class LogDirError(KvsfTuneError):
-    """A log dir that is missing, unusable, or holds no usable search."""
+    """A log dir that is missing, unusable, or contains no usable search."""
 
     exit_code = EXIT_USAGE
 

@@ -1,8 +1,8 @@
 """KerasTuner hypermodels whose model is a replica bank of every run and restart of a setting.
 
-`build(hp)` declares the search space on `hp` and builds the bank; `fit(hp, model, ...)` trains it
-with the trial's batch size and epochs, KerasTuner's supported way to tune them, and returns the
-trial's metrics with the objective `pass_rate_lower_bound`.
+`build(hp)` declares the search space on `hp` and builds the bank. `fit(hp, model, ...)` trains it
+with the trial's batch size and epochs, which is KerasTuner's supported way to tune them, and
+returns the trial's metrics, whose objective is `pass_rate_lower_bound`.
 """
 
 from __future__ import annotations

@@ -113,7 +113,7 @@ def load_trials(project: Path) -> list[TrialRecord]:
 
 
 def load_search(project: Path) -> dict:
-    """Read a search's `search.json`; raise `LogDirError` when the folder holds no search."""
+    """Read a search's `search.json`, raising `LogDirError` when the folder contains no search."""
     path = project / SEARCH_FILE
     if not path.is_file():
         raise LogDirError(

@@ -1,8 +1,8 @@
 """Reliability of a setting: per-run pass, restart choice, Wilson bound and the ranking of trials.
 
-A run is one independent training of a setting; it keeps the restart with the lowest final
-training loss (validation data never takes part in that choice) and passes when that restart's
-final validation accuracy is at least the target accuracy.
+A run is one independent training of a setting. It keeps the restart with the lowest final
+training loss, so validation data never takes part in that choice. The run passes when that
+restart's final validation accuracy is at least the target accuracy.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ class BankHistory:
 
 @dataclass(frozen=True)
 class BankResult:
-    """What one training of a bank produced, per replica.
+    """The per-replica outcome of one training of a bank.
 
     Attributes:
         seeds: Initialisation seed of each replica, shape (K,).
@@ -74,9 +74,9 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.0):
 def batches(inputs: tuple[np.ndarray, ...], labels: np.ndarray, *, batch_size: int, seed: int):
     """Return a `tf.data.Dataset` of shuffled batches whose order depends only on `seed`.
 
-    Each pass over the dataset (each epoch) draws a new order, and the sequence of orders is the
-    same for every dataset built with the same seed, so a bank and a plain model given two such
-    datasets train on identical batches.
+    Each pass over the dataset (each epoch) draws a new order. The sequence of orders is the same
+    for every dataset built with the same seed, so a bank and a plain model train on identical
+    batches when each gets its own such dataset.
     """
     import tensorflow as tf
 

@@ -93,6 +93,13 @@ def verdict(result) -> str:
             f"runs in the search and {c['passes']}/{c['runs']} on fresh seeds "
             f"(lower bound {c['pass_rate_lower_bound']:.3f} >= {result.required_pass_rate})."
         )
+    if result.confirmations:
+        c = result.confirmation
+        return (
+            f"No reliable setting confirmed. Trial {c['trial_id']} was reliable in the search but passed only "
+            f"{c['passes']}/{c['runs']} runs on fresh seeds (lower bound {c['pass_rate_lower_bound']:.3f} < "
+            f"{result.required_pass_rate}). Try more trials (--max-trials) or another search space (--space)."
+        )
     return (
         f"No reliable setting found. Best: trial {best.trial_id} ({setting}), {best.passes}/{best.runs} runs "
         f"passed, lower bound {best.pass_rate_lower_bound:.3f} < {result.required_pass_rate}. "

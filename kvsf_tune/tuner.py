@@ -112,7 +112,7 @@ def train_and_record(
 ) -> records.TrialRecord:
     """Train a setting's bank and write its record, weights and TensorBoard data into `folder`.
 
-    The record file is written last, so its presence marks a finished trial; an interrupted
+    The record file is written last, so its presence marks a finished trial. An interrupted
     attempt leaves no record, and its TensorBoard files are cleared when the trial runs again.
     """
     if seeds is None:

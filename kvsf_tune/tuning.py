@@ -1,7 +1,7 @@
 """A reliability search from start to end: options, KerasTuner search, confirmation, result.
 
 After the last trial, the best-ranked reliable settings are trained again on fresh seeds that no
-trial used; the first one whose confirmation is reliable too is the search's winner.
+trial used. The first one whose confirmation is reliable too is the search's winner.
 """
 
 from __future__ import annotations
