@@ -24,7 +24,7 @@ class SearchProgress:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            console = Console(file=sys.stderr)
+            console = Console(file=sys.stderr, log_path=False)
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -74,7 +74,18 @@ class SearchProgress:
             self._progress.advance(self._trials)
         label = f"confirmation of trial {summary.trial_id}" if self._confirming else f"trial {summary.trial_id}"
         self._progress.console.log(
-            f"{label}: {summary.passes}/{summary.runs} runs passed, "
+            f"{label} ({describe(summary.hyperparameters)}): {summary.passes}/{summary.runs} runs passed, "
             f"lower bound {summary.pass_rate_lower_bound:.3f}, {summary.fit_seconds:.1f} s"
         )
+
+
+def describe(hyperparameters: dict) -> str:
+    """Return a short one-line description of a setting, for example `adam lr=0.01 batch=32`."""
+    names = {"learning_rate": "lr", "batch_size": "batch", "momentum": "momentum", "epochs": "epochs", "restarts": "restarts"}
+    parts = [str(hyperparameters.get("optimizer", "?"))]
+    for name, short in names.items():
+        if name in hyperparameters:
+            value = hyperparameters[name]
+            parts.append(f"{short}={value:.3g}" if isinstance(value, float) else f"{short}={value}")
+    return " ".join(parts)
 
