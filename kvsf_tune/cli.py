@@ -1,31 +1,59 @@
 """The `kvsf-tune` command line: thin Typer commands over the library modules.
 
 Each command imports TensorFlow, Keras and KerasTuner inside its body, so `--help` answers without
-loading them. Errors of the `KvsfTuneError` hierarchy become one line on stderr and an exit code;
-`-v`/`--debug` shows the traceback instead.
+loading them. Errors of the `KvsfTuneError` hierarchy become one line on stderr and an exit code
+inside the app itself, so Typer's `CliRunner` and the `kvsf-tune` script behave alike. Any other
+exception becomes one line and exit code 1. `-v`/`--debug` prints the traceback as well.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
 from kvsf_tune import __version__, console
-from kvsf_tune.errors import EXIT_INTERRUPTED, KvsfTuneError
+from kvsf_tune.errors import EXIT_FAILURE, EXIT_INTERRUPTED, KvsfTuneError
+
+
+class _ErrorReportingGroup(TyperGroup):
+    """The app's command group: it turns an exception of a command into a message and an exit code."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except KvsfTuneError as error:
+            code = _report(error, error.exit_code, _debug(ctx))
+        except KeyboardInterrupt as error:
+            code = _report(error, EXIT_INTERRUPTED, _debug(ctx), "Interrupted.")
+        except Exception as error:
+            hint = "" if _debug(ctx) else " Run again with --debug to see the traceback."
+            message = f"unexpected {type(error).__name__}: {str(error).rstrip('.')}.{hint}"
+            code = _report(error, EXIT_FAILURE, _debug(ctx), message)
+        raise typer.Exit(code)
+
+
+def _debug(ctx: typer.Context) -> bool:
+    # The root callback stores the settings; an error before it ran shows no traceback.
+    return isinstance(ctx.obj, console.Settings) and ctx.obj.verbose
+
 
 app = typer.Typer(
+    cls=_ErrorReportingGroup,
     name="kvsf-tune",
     help="Find training settings for two small Keras models that reliably reach a target accuracy.",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-_DEBUG_FLAGS = ("-v", "--verbose", "--debug")
 
 
 def _print_version(value: bool) -> None:
@@ -74,48 +102,92 @@ def search(
     project: Optional[str] = typer.Option(None, "--project", help="Search folder inside --logdir. Default: the model name."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start over instead of resuming a search in the same folder."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout and nothing else there."),
+    workers: Optional[int] = typer.Option(
+        None,
+        "--workers",
+        help="Train trials in this many worker processes, with KerasTuner's oracle on 127.0.0.1. "
+        "Default: one process trains every trial.",
+    ),
+    role: Optional[str] = typer.Option(
+        None, "--role", help="Part in a search over several machines: chief (serves the oracle) or worker."
+    ),
+    oracle: Optional[str] = typer.Option(
+        None,
+        "--oracle",
+        help="HOST:PORT the chief listens on (port 0: any free port) or a worker connects to. "
+        "Default: KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT.",
+    ),
+    tuner_id: Optional[str] = typer.Option(
+        None, "--tuner-id", help="A worker's id, unique per worker, for example tuner1. Default: KERASTUNER_TUNER_ID."
+    ),
 ) -> None:
     """Search for a training setting that reaches --target on nearly every seed.
 
     Each trial trains --runs independent runs of one setting at once; the objective is the 95%
     Wilson lower bound of the pass rate. The best reliable setting is then confirmed on fresh seeds.
-    Exit code 0 when a confirmed reliable setting exists, 3 when none was found.
+    The same command on an existing search resumes it. Exit code 0 when a confirmed reliable setting
+    exists, 3 when none was found, 130 when interrupted.
     """
     settings: console.Settings = ctx.obj
+    from kvsf_tune import tuning
+
+    # Options and the search-space file are checked before TensorFlow takes seconds to load.
+    options = tuning.search_options(
+        model,
+        space=space,
+        runs=runs,
+        target=target,
+        required_pass_rate=required_pass_rate,
+        tuner=tuner,
+        max_trials=max_trials,
+        seed=seed,
+        log_dir=logdir,
+        project=project,
+        overwrite=overwrite,
+        confirmation_runs=confirmation_runs,
+    )
+    from kvsf_tune import distributed
+
+    process_role = distributed.parse_role(workers=workers, role=role, oracle=oracle, tuner_id=tuner_id)
     console.load_tensorflow(settings)
-    from kvsf_tune import report, tuning
     from kvsf_tune.errors import EXIT_NOT_RELIABLE
     from kvsf_tune.progress import SearchProgress
 
     with SearchProgress(enabled=not (settings.quiet or as_json)) as progress:
         try:
-            result = tuning.search(
-                model,
-                space=space,
-                runs=runs,
-                target=target,
-                required_pass_rate=required_pass_rate,
-                tuner=tuner,
-                max_trials=max_trials,
-                seed=seed,
-                log_dir=logdir,
-                project=project,
-                overwrite=overwrite,
-                confirmation_runs=confirmation_runs,
-                progress=progress,
-            )
+            result = tuning.run(options, progress=progress, role=process_role)
         except KeyboardInterrupt:
-            typer.echo(_resume_hint(), err=True)
+            typer.echo(_resume_hint(ctx), err=True)
             raise typer.Exit(EXIT_INTERRUPTED)
 
+    if result is None:
+        # A worker: the chief ranks and confirms the trials.
+        return
     _print_result(result, as_json=as_json, quiet=settings.quiet)
     if not result.reliable:
         raise typer.Exit(EXIT_NOT_RELIABLE)
 
 
-def _resume_hint() -> str:
-    args = [arg for arg in sys.argv[1:] if arg != "--overwrite"]
-    return "Interrupted; finished trials are kept. Resume with: kvsf-tune " + " ".join(args)
+def _resume_hint(ctx: typer.Context) -> str:
+    """Return the message naming the command that resumes an interrupted search."""
+    words = ["kvsf-tune", *_option_words(ctx.parent), ctx.info_name, *_option_words(ctx, skip=("overwrite",))]
+    return "Interrupted; finished trials are kept. Resume with: " + shlex.join(words)
+
+
+def _option_words(ctx: typer.Context | None, skip: tuple[str, ...] = ()) -> list[str]:
+    """Return the command-line words of a context's parameters, paths made absolute."""
+    words: list[str] = []
+    for param in ctx.command.params if ctx is not None else []:
+        value = ctx.params.get(param.name)
+        if param.name in skip or value is None or (value == param.default and not isinstance(value, Path)):
+            continue
+        if param.param_type_name == "argument":
+            words.append(str(value))
+        elif getattr(param, "is_flag", False):
+            words.extend(param.opts[:1] if value else [])
+        else:
+            words.extend([param.opts[0], os.path.abspath(value) if isinstance(value, Path) else str(value)])
+    return words
 
 
 def _print_result(result, *, as_json: bool, quiet: bool) -> None:
@@ -148,23 +220,254 @@ def trials(
     _print_result(result, as_json=as_json, quiet=False)
 
 
+@app.command("export")
+def export_command(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="Model whose search to export from: voter or matcher."),
+    logdir: Path = typer.Option(Path("logs"), "--logdir", help="Output folder of the search."),
+    project: Optional[str] = typer.Option(None, "--project", help="Search folder inside --logdir. Default: the model name."),
+    trial: Optional[str] = typer.Option(
+        None, "--trial", help="Trial id to export. Default: the trial the search confirmed as reliable."
+    ),
+    out: Optional[Path] = typer.Option(
+        None,
+        "--out",
+        help="Output path. Default: <logdir>/<project>/export/<model>_trial_<id>.keras, "
+        "or a folder ending in _savedmodel for --format savedmodel.",
+    ),
+    format: str = typer.Option(
+        "keras", "--format", help="keras: one .keras file. savedmodel: a TensorFlow SavedModel folder for serving."
+    ),
+    api: str = typer.Option("sequential", "--api", help="Voter only: sequential or functional. The matcher is functional."),
+    allow_unreliable: bool = typer.Option(
+        False, "--allow-unreliable", help="Export a completed trial that is not reliable. Failed trials are never exported."
+    ),
+) -> None:
+    """Export one run of a trial as a plain Keras model, with a model card (.card.json) beside it.
+
+    The run is the one whose kept restart has the lowest final training loss; validation accuracy
+    plays no part in the choice. The file loads with keras.models.load_model and needs no kvsf-tune.
+    """
+    console.load_tensorflow(ctx.obj)
+    from kvsf_tune import export
+
+    result = export.export_trial(
+        model,
+        log_dir=logdir,
+        project=project,
+        trial_id=trial,
+        out=out,
+        format=format,
+        api=api,
+        allow_unreliable=allow_unreliable,
+    )
+    typer.echo(str(result.path))
+    typer.echo(result.summary_line())
+
+
+@app.command("evaluate")
+def evaluate_command(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="Exported model: a .keras file or a SavedModel folder."),
+    data_seed: int = typer.Option(42, "--data-seed", help="Seed of the exercise's dataset whose validation split is used."),
+    data: Optional[Path] = typer.Option(
+        None,
+        "--data",
+        help="Labelled data instead of the validation split. .npz: voter x (n, 9) and y (n,); matcher s1, s2 "
+        "(n, 5) and y. .csv: voter 9 columns, matcher 10 (s1 then s2), then the label 0 or 1; optional header row.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout and nothing else there."),
+) -> None:
+    """Report a model's accuracy and loss on the exercise's validation split or on your data.
+
+    The model kind comes from its inputs: one input of 9 is the voter, two inputs of 5 the matcher.
+    The loss is the exercise's: mean squared error (voter) or binary cross-entropy (matcher).
+    """
+    console.load_tensorflow(ctx.obj)
+    from kvsf_tune import inference
+
+    evaluation = inference.evaluate_model(path, data_seed=data_seed, data=data)
+    if as_json:
+        typer.echo(json.dumps(evaluation.to_json(), indent=2))
+        return
+    typer.echo(
+        f"{evaluation.model} {evaluation.path}: accuracy {evaluation.accuracy:.4f}, loss {evaluation.loss:.4f} "
+        f"on {evaluation.rows} rows ({evaluation.data})"
+    )
+
+
+@app.command("predict")
+def predict_command(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="Exported model: a .keras file or a SavedModel folder."),
+    input: Path = typer.Option(
+        ...,
+        "--input",
+        help="Rows to predict. .npz: voter x (n, 9); matcher s1, s2 (n, 5). .csv: voter 9 columns, matcher 10 "
+        "(s1 then s2), optional header row; one extra last column (a label) is ignored.",
+    ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Output .csv (probability,class) or .npz. Default: <input stem>.predictions.csv beside the input."
+    ),
+) -> None:
+    """Write the probability of class 1 and the 0/1 class (probability > 0.5) of every input row."""
+    console.load_tensorflow(ctx.obj)
+    from kvsf_tune import inference
+
+    prediction = inference.predict_file(path, input, out=out)
+    typer.echo(str(prediction.path))
+    typer.echo(f"Predicted {prediction.rows} rows: {prediction.positives} of class 1, {prediction.rows - prediction.positives} of class 0.")
+
+
+@app.command("tensorboard")
+def tensorboard_command(
+    ctx: typer.Context,
+    logdir: Path = typer.Option(
+        Path("logs"), "--logdir", help="Folder to show: the log dir of the searches or one search's folder."
+    ),
+    port: int = typer.Option(6006, "--port", help="TCP port to serve on (1-65535)."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to bind. Any non-loopback address lets other machines open it."
+    ),
+) -> None:
+    """Start TensorBoard on a search's log dir and run until Ctrl-C.
+
+    The HParams dashboard lists one session per trial and confirmation; the scalars, histograms,
+    text and images dashboards show each trial's curves, weights and accuracies.
+    """
+    from kvsf_tune import tensorboard
+
+    folder = tensorboard.check_server_options(logdir, port=port, host=host)
+    typer.echo(f"TensorBoard on {folder}: open {tensorboard.server_url(host, port)} (Ctrl-C to stop)")
+    tensorboard.serve(folder, port=port, host=host, verbose=ctx.obj.verbose)
+
+
+@app.command("benchmark")
+def benchmark_command(
+    ctx: typer.Context,
+    replicas: str = typer.Option(
+        "1,16,64,256", "--replicas", help="Bank sizes to time, comma-separated; each runs in a fresh process."
+    ),
+    epochs: int = typer.Option(10, "--epochs", min=1, help="Training epochs of every fit (the exercise uses 10)."),
+    plain_fits: int = typer.Option(1, "--plain-fits", min=1, help="Plain model.fit runs averaged for each baseline."),
+    rows: Optional[int] = typer.Option(
+        None, "--rows", min=4, hidden=True, help="Train on the first ROWS rows only (quick checks)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout and nothing else there."),
+) -> None:
+    """Time the replica bank against plain model.fit on the exercise's matcher settings.
+
+    Settings: SGD learning rate 0.01, batch 4, validation on the last 20% after every epoch.
+    Prints seconds per fit (one fit trains one seed), speed-ups and peak memory per bank size.
+    """
+    from kvsf_tune import benchmark as benchmarking
+
+    sizes = benchmarking.parse_replicas(replicas)
+    console.load_tensorflow(ctx.obj)
+    report = benchmarking.run(replicas=sizes, epochs=epochs, plain_fits=plain_fits, rows=rows)
+    typer.echo(json.dumps(report.to_json(), indent=2) if as_json else benchmarking.format_table(report))
+
+
+@app.command("check-space")
+def check_space_command(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="Search-space TOML file to check."),
+    keras_tuner: bool = typer.Option(
+        False,
+        "--keras-tuner",
+        help="Also declare every entry with KerasTuner, as a search does. This loads TensorFlow, which takes seconds.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout and nothing else there."),
+) -> None:
+    """Check a search-space file without training, then show each hyperparameter's domain and the grid size.
+
+    Exit code 0 when the file is valid, 2 with a message naming the file, the key and the value when not.
+    """
+    from kvsf_tune.search_space import load_space, validate_with_keras_tuner
+
+    space = load_space(path)
+    if keras_tuner:
+        console.load_tensorflow(ctx.obj)
+        validate_with_keras_tuner(space)
+
+    if as_json:
+        typer.echo(json.dumps(_space_json(space), indent=2))
+        return
+    description = f" {space.description}" if space.description else ""
+    typer.echo(f"{space.path}: valid search space.{description}")
+    for line in _space_lines(space):
+        typer.echo(line)
+    typer.echo(_grid_line(space.grid_size()))
+
+
+def _space_json(space) -> dict:
+    domains = space.domains()
+    hyperparameters = {}
+    for entry in space.entries:
+        extra = {key: entry.arguments[key] for key in ("step", "sampling", "default") if key in entry.arguments}
+        condition = {"parent_name": entry.parent_name, "parent_values": list(entry.parent_values or [])}
+        hyperparameters[entry.name] = {**domains[entry.name], **extra, **(condition if entry.parent_name else {})}
+    return {
+        "path": str(space.path),
+        "description": space.description,
+        "hyperparameters": hyperparameters,
+        "grid_size": space.grid_size(),
+    }
+
+
+def _space_lines(space) -> list[str]:
+    domains = space.domains()
+    width = max(len(entry.name) for entry in space.entries)
+    return [
+        f"  {entry.name:<{width}}  {entry.type:<7} {_domain_text(entry, domains[entry.name])}"
+        for entry in space.entries
+    ]
+
+
+def _domain_text(entry, domain: dict) -> str:
+    from kvsf_tune.search_space_checks import show
+
+    def shown(value) -> str:
+        return value if isinstance(value, str) else show(value)
+
+    arguments = entry.arguments
+    if "values" in domain:
+        parts = [", ".join(shown(value) for value in domain["values"])]
+    else:
+        parts = [f"{shown(domain['min_value'])} to {shown(domain['max_value'])}"]
+        if "step" in arguments:
+            parts.append(f"step {shown(arguments['step'])}")
+    if arguments.get("sampling", "linear") != "linear":
+        parts.append(f"{arguments['sampling']} sampling")
+    if "default" in arguments:
+        parts.append(f"default {shown(arguments['default'])}")
+    if entry.parent_name is not None:
+        parts.append(f"only when {entry.parent_name} is {' or '.join(shown(v) for v in entry.parent_values)}")
+    return "; ".join(parts)
+
+
+def _grid_line(size: int | None) -> str:
+    if size is None:
+        return "Grid size: infinite, because a Float entry has no step; --tuner grid needs a step on every Float."
+    return f"Grid size: {size} setting{'' if size == 1 else 's'}."
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and turn known errors into a message on stderr and an exit code."""
+    """Run the CLI on `argv` (default: `sys.argv[1:]`) and return its exit code.
+
+    Errors have become a message on stderr by then (see `_ErrorReportingGroup`).
+    """
     args = sys.argv[1:] if argv is None else argv
-    debug = any(flag in args for flag in _DEBUG_FLAGS)
     command = typer.main.get_command(app)
     try:
         command.main(args=args, prog_name="kvsf-tune", standalone_mode=True)
     except SystemExit as done:
         return 0 if done.code is None else done.code
-    except KvsfTuneError as error:
-        return _report(error, error.exit_code, debug)
-    except KeyboardInterrupt as error:
-        return _report(error, EXIT_INTERRUPTED, debug, "Interrupted.")
     return 0
 
 
 def _report(error: BaseException, code: int, debug: bool, message: str | None = None) -> int:
+    """Print `Error: <message>` on stderr, after the traceback when `debug` is set; return `code`."""
     if debug:
         import traceback
 

@@ -119,10 +119,19 @@ def failed_trial_summary(folder: Path) -> TrialSummary | None:
         val_accuracy={"mean": None, "min": None, "max": None},
         fit_seconds=0.0,
         cost=0,
-        message=_last_line(trial.get("message") or "failed without a message"),
+        message=failure_reason(trial.get("message")),
     )
 
 
-def _last_line(message: str) -> str:
-    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else message
+def failure_reason(message: str | None) -> str:
+    """Return the last line of a failed trial's traceback, without KerasTuner's FailedTrialError prefix.
+
+    `run_trial` raises `FailedTrialError` with the reason a trial failed (its runs diverged), so
+    that class name adds nothing. Any other exception keeps its class name, as in `ValueError: ...`.
+    """
+    lines = [line.strip() for line in (message or "").strip().splitlines() if line.strip()]
+    if not lines:
+        return "failed without a message"
+    prefix = "FailedTrialError: "
+    last = lines[-1]
+    return last.split(prefix, 1)[1] if prefix in last else last

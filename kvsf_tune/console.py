@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 # C++ log level 3 hides TensorFlow's INFO, WARNING and ERROR start-up lines (oneDNN, CUDA, cuDNN).
 _QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "ABSL_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}
+# Python loggers that are quiet (errors only) unless the output is verbose.
+_NOISY_LOGGERS = ("tensorflow", "absl", "keras_tuner", "h5py")
 
 
 def configure(*, verbose: bool = False, quiet: bool = False) -> None:
@@ -25,17 +27,52 @@ def configure(*, verbose: bool = False, quiet: bool = False) -> None:
         verbose: Show debug logs and TensorFlow's own messages. Defaults to `False`.
         quiet: Show warnings and errors only. Defaults to `False`.
     """
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s")
+    level = logging.INFO
+    if verbose:
+        level = logging.DEBUG
+    elif quiet:
+        level = logging.WARNING
+    _install_handler(level)
     logging.getLogger("kvsf_tune").setLevel(level)
+
+    # A second call in the same process (tests, notebooks) must undo the first one's levels.
+    library_level = logging.NOTSET if verbose else logging.ERROR
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(library_level)
     if verbose:
         return
 
     for name, value in _QUIET_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     warnings.filterwarnings("ignore")
-    for name in ("tensorflow", "absl", "keras_tuner", "h5py"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """A log handler that writes to whatever `sys.stderr` is when a record is emitted.
+
+    `logging.basicConfig` binds the stream once, so a later `CliRunner` or `capsys` capture of
+    stderr would miss the logs, and a closed capture stream would raise on the next record.
+    """
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        # `StreamHandler.__init__` assigns the stream; the property always reads sys.stderr.
+        pass
+
+
+def _install_handler(level: int) -> None:
+    root = logging.getLogger()
+    for handler in [handler for handler in root.handlers if isinstance(handler, _StderrHandler)]:
+        root.removeHandler(handler)
+
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
 
 
 def silence_tensorflow_python_logs() -> None:

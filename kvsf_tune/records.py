@@ -103,7 +103,7 @@ def load_trial(folder: Path) -> TrialRecord:
     path = folder / TRIAL_FILE
     if not path.is_file():
         raise TrialNotFoundError(f"No finished trial in {folder}: {TRIAL_FILE} is missing.")
-    return TrialRecord.from_json(json.loads(path.read_text()))
+    return TrialRecord.from_json(_read_json(path))
 
 
 def load_trials(project: Path) -> list[TrialRecord]:
@@ -120,7 +120,17 @@ def load_search(project: Path) -> dict:
             f"No search found in {project}: {SEARCH_FILE} is missing. "
             "Run `kvsf-tune search` first or pass the right --logdir/--project."
         )
-    return json.loads(path.read_text())
+    return _read_json(path)
+
+
+def _read_json(path: Path) -> dict:
+    # Records are written atomically, so a damaged one was most likely edited by hand.
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise LogDirError(
+            f"{path}: invalid JSON ({error}). Restore the file, or start the search over with --overwrite."
+        ) from error
 
 
 def save_search(project: Path, data: dict) -> None:

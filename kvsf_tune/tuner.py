@@ -14,12 +14,12 @@ from typing import Any
 import keras_tuner
 
 from kvsf_tune import records, reliability, replicas, tensorboard
+from kvsf_tune.confirmation import failure_reason
 from kvsf_tune.errors import UsageError
 from kvsf_tune.hypermodels import OBJECTIVE, ReliabilityHyperModel, trial_metrics
+from kvsf_tune.tuning import TUNERS
 
 logger = logging.getLogger(__name__)
-
-TUNERS = ("random", "bayesian", "hyperband", "grid")
 
 
 def make_oracle(name: str, hypermodel: ReliabilityHyperModel, *, max_trials: int, seed: int):
@@ -31,7 +31,9 @@ def make_oracle(name: str, hypermodel: ReliabilityHyperModel, *, max_trials: int
     space = hypermodel.space
     common: dict[str, Any] = {
         "objective": objective,
-        "seed": seed,
+        # KerasTuner 1.4.8 replaces a false seed with a random one (`seed or random.randint(...)`),
+        # so the oracle gets `seed + 1` and `--seed 0` stays reproducible.
+        "seed": seed + 1,
         "hyperparameters": space.hyperparameters(),
         "tune_new_entries": False,
         "allow_new_entries": False,
@@ -95,7 +97,17 @@ class ReliabilityTuner(keras_tuner.Tuner):
     def on_search_begin(self):
         # KerasTuner's display writes tables to stdout; kvsf-tune reports progress itself.
         self.oracle.verbose = 0
+        # KerasTuner 1.4.8 prints every failed trial's traceback on stderr because its
+        # `config.DEBUG` is True. `on_trial_end` logs the failure instead, with the traceback at
+        # debug level. NOTE: `keras_tuner.src.config` is private and may move in a later version.
+        keras_tuner.src.config.DEBUG = False
         super().on_search_begin()
+
+    def on_trial_end(self, trial):
+        if trial.status != keras_tuner.engine.trial.TrialStatus.COMPLETED:
+            logger.warning("Trial %s failed: %s", trial.trial_id, failure_reason(trial.message))
+            logger.debug("Trial %s failed with:\n%s", trial.trial_id, trial.message)
+        super().on_trial_end(trial)
 
 
 def train_and_record(

@@ -9,13 +9,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kvsf_tune import records, reliability
 from kvsf_tune.data import MODEL_NAMES
 from kvsf_tune.errors import UsageError
 from kvsf_tune.reliability import TrialSummary
+
+if TYPE_CHECKING:
+    from kvsf_tune.search_space import SearchSpace
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +28,14 @@ CONFIRMATION_RUNS = 64
 # How many of the best-ranked reliable settings are confirmed before the search gives up.
 MAX_CONFIRMATIONS = 3
 DEFAULT_MAX_TRIALS = {"voter": 12, "matcher": 16}
+TUNERS = ("random", "bayesian", "hyperband", "grid")
+# The oracle receives `seed + 1` (see `tuner.make_oracle`) and passes it to NumPy's and
+# scikit-learn's random states, which accept 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 2
 
 # Options that must match when a search is resumed; the others may change between attempts.
-RESUME_KEYS = ("model", "runs", "target", "seed", "data_seed", "tuner", "space")
+# The space is compared by content, so a moved or copied file (another machine's) still matches.
+RESUME_KEYS = ("model", "runs", "target", "seed", "data_seed", "tuner", "space_sha256")
 
 
 @dataclass(frozen=True)
@@ -64,8 +73,8 @@ class SearchResult:
         model: `"voter"` or `"matcher"`.
         project_dir: The search's folder.
         trials: Every trial, best first.
-        best: The confirmed winner's trial id, or else the best-ranked trial's id (`None` when
-            no trial finished).
+        best: The confirmed winner's trial id, or else the best-ranked completed trial's id
+            (`None` when every trial failed or none finished).
         reliable: Whether a setting was reliable in the search and again on fresh seeds.
         confirmation: The confirmation of `best`, or `None` when nothing was confirmed.
         required_pass_rate: The lower bound a reliable setting reaches.
@@ -94,42 +103,102 @@ class SearchResult:
         return reliability.is_reliable(summary, self.required_pass_rate)
 
 
-def validate(options: SearchOptions) -> None:
-    """Check every option before anything is trained; raise `UsageError` naming the bad value."""
-    from kvsf_tune.tuner import TUNERS
+def validate(options: SearchOptions) -> SearchSpace:
+    """Check every option and the search-space file, then return the loaded search space.
 
-    if options.model not in MODEL_NAMES:
-        raise UsageError(f"Unknown model {options.model!r}; use one of: {', '.join(MODEL_NAMES)}.")
+    It imports no TensorFlow, Keras or KerasTuner and leaves nothing on disk. The CLI therefore
+    calls it before loading TensorFlow, so a bad option fails within a fraction of a second.
+
+    Raises:
+        UsageError: If an option is invalid. The message names the option and the value.
+        SearchSpaceError: If the search-space file is missing, unreadable or breaks a rule.
+    """
+    from kvsf_tune.search_space import load_space
+
+    _check_model(options.model)
     _check_fraction("--target", options.target)
     _check_fraction("--required-pass-rate", options.required_pass_rate)
-    _check_at_least_one("--runs", options.runs)
-    _check_at_least_one("--confirmation-runs", options.confirmation_runs)
+    _check_count("--runs", options.runs)
+    _check_count("--confirmation-runs", options.confirmation_runs)
     if options.max_trials is not None:
-        _check_at_least_one("--max-trials", options.max_trials)
+        _check_count("--max-trials", options.max_trials)
+    _check_seed(options.seed)
     if options.tuner not in TUNERS:
-        raise UsageError(f"Unknown tuner {options.tuner!r}; use one of: {', '.join(TUNERS)}.")
-    _check_log_dir(options.log_dir)
+        raise UsageError(f"Invalid --tuner {options.tuner!r}: use one of: {', '.join(TUNERS)}.")
+
+    space = load_space(options.space)
+    _check_grid(options, space)
+    _check_log_dir(options.log_dir, options.project_dir)
+    return space
+
+
+def _check_model(model: str) -> None:
+    if model not in MODEL_NAMES:
+        raise UsageError(f"Unknown model {model!r}: use one of: {', '.join(MODEL_NAMES)}.")
 
 
 def _check_fraction(name: str, value: float) -> None:
+    # `not 0 < value` also rejects NaN.
     if not 0 < value <= 1:
         raise UsageError(f"Invalid {name} {value}: it must be a fraction in (0, 1], for example 0.95.")
 
 
-def _check_at_least_one(name: str, value: int) -> None:
-    if value < 1:
-        raise UsageError(f"Invalid {name} {value}: it must be at least 1.")
+def _check_count(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise UsageError(f"Invalid {name} {value!r}: it must be an integer of at least 1.")
 
 
-def _check_log_dir(log_dir: Path) -> None:
-    if log_dir.exists() and not log_dir.is_dir():
-        raise UsageError(f"Invalid --logdir {log_dir}: it is a file; pass a folder.")
-    existing = next((p for p in [log_dir, *log_dir.parents] if p.exists()), Path("."))
-    if not os.access(existing, os.W_OK):
-        raise UsageError(f"Invalid --logdir {log_dir}: {existing} is not writable; pass a writable folder.")
+def _check_seed(seed: int) -> None:
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"Invalid --seed {seed!r}: it must be an integer from 0 to {MAX_SEED}.")
 
 
-def search(
+def _check_grid(options: SearchOptions, space: SearchSpace) -> None:
+    if options.tuner == "grid" and space.grid_size() is None:
+        raise UsageError(
+            f"Invalid --tuner grid for {options.space}: a Float entry without `step` has infinitely many "
+            "values; give it a step or use another tuner."
+        )
+
+
+def _check_log_dir(log_dir: Path, project_dir: Path) -> None:
+    """Check that the search's folder can be created, by writing a temporary file where it would go.
+
+    A write probe, unlike `os.access`, also fails for root on a read-only file system.
+    """
+    import tempfile
+
+    existing = next((path for path in (project_dir, *project_dir.parents) if path.exists()), Path("."))
+    if not existing.is_dir():
+        raise UsageError(f"Invalid --logdir {log_dir}: {existing} is a file, not a folder; pass a folder.")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise UsageError(
+            f"Invalid --logdir {log_dir}: cannot write in {existing} ({error.strerror}); pass a writable folder."
+        ) from error
+
+
+def search(model: str, *, progress=None, **options) -> SearchResult:
+    """Search for a setting that reaches the target accuracy on nearly every seed.
+
+    Args:
+        model: `"voter"` or `"matcher"`.
+        progress: An object with `search_started`, `trial_started`, `epoch_callback` and
+            `trial_finished` methods, or `None` for no progress output. Defaults to `None`.
+        **options: The keyword arguments of `search_options`.
+
+    Returns:
+        A `SearchResult`.
+
+    Raises:
+        UsageError: If an option or the search-space file is invalid, before anything is trained.
+    """
+    return run(search_options(model, **options), progress=progress)
+
+
+def search_options(
     model: str,
     *,
     space: str | os.PathLike | None = None,
@@ -144,9 +213,8 @@ def search(
     overwrite: bool = False,
     data_seed: int = 42,
     confirmation_runs: int = CONFIRMATION_RUNS,
-    progress=None,
-) -> SearchResult:
-    """Search for a setting that reaches the target accuracy on nearly every seed.
+) -> SearchOptions:
+    """Build and validate the options of a search, without importing TensorFlow.
 
     Args:
         model: `"voter"` or `"matcher"`.
@@ -164,14 +232,16 @@ def search(
         overwrite: Start over instead of resuming an existing search. Defaults to `False`.
         data_seed: Seed of the exercise's dataset. Defaults to `42`.
         confirmation_runs: Fresh runs that confirm the best setting. Defaults to `64`.
-        progress: An object with `search_started`, `trial_started`, `epoch_callback` and
-            `trial_finished` methods, or `None` for no progress output.
 
     Returns:
-        A `SearchResult`.
+        Options that `validate` accepted, ready for `run`.
+
+    Raises:
+        UsageError: If an option or the search-space file is invalid.
     """
     from kvsf_tune.search_space import default_space_path
 
+    _check_model(model)
     options = SearchOptions(
         model=model,
         space=Path(space) if space is not None else default_space_path(model),
@@ -187,46 +257,86 @@ def search(
         data_seed=data_seed,
         confirmation_runs=confirmation_runs,
     )
-    return run(options, progress=progress)
-
-
-def run(options: SearchOptions, *, progress=None) -> SearchResult:
-    """Run (or resume) the search described by `options`, then confirm its best setting."""
-    from kvsf_tune.search_space import load_space
-
     validate(options)
-    space = load_space(options.space)
-    if options.tuner == "grid" and space.grid_size() is None:
-        raise UsageError(
-            f"Invalid --tuner grid for {options.space}: a Float entry without `step` has infinitely many "
-            "values; give it a step or use another tuner."
-        )
-    state = _start_record(options)
-    tuner = _make_tuner(options, space, progress)
-    if progress is not None:
-        progress.search_started(tuner.oracle.max_trials or 0, len(tuner.oracle.trials))
+    return options
 
-    with _stdout_to_log():
-        tuner.search()
+
+def run(options: SearchOptions, *, progress=None, role=None) -> SearchResult | None:
+    """Run (or resume) the search described by `options`, then confirm its best setting.
+
+    Args:
+        options: The search's options, as `search_options` returns them.
+        progress: Progress reporter, or `None` for no progress output. Defaults to `None`.
+        role: This process's part, a `distributed.Role`. Defaults to `None`: one process runs
+            every trial.
+
+    Returns:
+        A `SearchResult`, or `None` for a worker, whose chief ranks and confirms the trials.
+    """
+    from kvsf_tune import distributed
+
+    role = role or distributed.Role()
+    space = validate(options)
+    if role.kind == distributed.WORKER:
+        _work(options, space, role, progress)
+        return None
+
+    options, state = _start_record(options, space)
+    tuner = _make_tuner(options, space, progress, role)
+    if role.kind == distributed.SINGLE:
+        _search_here(tuner, options, progress)
+    else:
+        with _stdout_to_log():
+            distributed.serve(tuner, options, role)
     return finish(options, tuner.hypermodel, state, progress=progress)
 
 
-def _make_tuner(options: SearchOptions, space, progress):
-    from kvsf_tune import tensorboard
-    from kvsf_tune.hypermodels import HYPERMODELS
-    from kvsf_tune.tuner import ReliabilityTuner, make_oracle
-
-    if options.tuner == "hyperband":
-        from kvsf_tune.tuner import hyperband_max_epochs
-
-        space = space.with_fixed("epochs", hyperband_max_epochs(space))
-    hypermodel = HYPERMODELS[options.model](
-        space, runs=options.runs, target=options.target, seed=options.seed, data_seed=options.data_seed
-    )
-    max_trials = options.max_trials or _default_max_trials(options, space)
-    oracle = make_oracle(options.tuner, hypermodel, max_trials=max_trials, seed=options.seed)
+def _search_here(tuner, options: SearchOptions, progress) -> None:
+    if progress is not None:
+        # A trial with a record counts as finished; one interrupted mid-way does not.
+        progress.search_started(tuner.oracle.max_trials or 0, len(collect_summaries(options.project_dir)))
     with _stdout_to_log():
-        tuner = ReliabilityTuner(
+        tuner.search()
+
+
+def _work(options: SearchOptions, space, role, progress) -> None:
+    """Run trials from the chief's oracle until it has none left."""
+    if options.overwrite:
+        raise UsageError("--overwrite cannot be used with --role worker: only the chief may start a search over.")
+    tuner = _make_tuner(options, space, progress, role)
+    logger.info("Worker %s is waiting for the oracle at %s.", role.tuner_id, role.address)
+    with _stdout_to_log():
+        # The first request waits until the chief answers (KerasTuner 1.4.8 gives up after an hour).
+        tuner.oracle.get_space()
+    _check_joined_search(options, role.tuner_id)
+
+    with _stdout_to_log():
+        tuner.search()
+    logger.info("Worker %s finished: the oracle has no trials left.", role.tuner_id)
+
+
+def _check_joined_search(options: SearchOptions, tuner_id: str) -> None:
+    from kvsf_tune.errors import LogDirError
+
+    project = options.project_dir
+    if not (project / records.SEARCH_FILE).is_file():
+        raise LogDirError(
+            f"Worker {tuner_id} found no {records.SEARCH_FILE} in {project}, which the chief writes before it "
+            "serves trials. Pass the chief's --logdir and --project, on a filesystem that both machines share."
+        )
+    _check_resumable(records.load_search(project), _options_record(options), project)
+
+
+def _make_tuner(options: SearchOptions, space, progress, role):
+    from kvsf_tune import distributed, resume, tensorboard
+    from kvsf_tune.tuner import make_oracle
+
+    hypermodel = _make_hypermodel(options, space)
+    max_trials = options.max_trials or _default_max_trials(options, hypermodel.space)
+    oracle = make_oracle(options.tuner, hypermodel, max_trials=max_trials, seed=options.seed)
+    tuner_file_existed = (options.project_dir / f"{role.tuner_id}.json").is_file()
+    with _stdout_to_log(), distributed.tuner_environment(role):
+        tuner = resume.ResumableTuner(
             hypermodel,
             oracle,
             directory=options.log_dir,
@@ -234,8 +344,25 @@ def _make_tuner(options: SearchOptions, space, progress):
             overwrite=False,
             progress=progress,
         )
-    tensorboard.write_experiment(options.project_dir, space.domains(), target=options.target)
+    if role.kind == distributed.WORKER:
+        return tuner
+
+    with _stdout_to_log():
+        resume.reload_oracle(tuner, options.project_dir, tuner_file_existed=tuner_file_existed)
+    tensorboard.write_experiment(options.project_dir, hypermodel.space.domains(), target=options.target)
     return tuner
+
+
+def _make_hypermodel(options: SearchOptions, space):
+    from kvsf_tune.hypermodels import HYPERMODELS
+
+    if options.tuner == "hyperband":
+        from kvsf_tune.tuner import hyperband_max_epochs
+
+        space = space.with_fixed("epochs", hyperband_max_epochs(space))
+    return HYPERMODELS[options.model](
+        space, runs=options.runs, target=options.target, seed=options.seed, data_seed=options.data_seed
+    )
 
 
 def _default_max_trials(options: SearchOptions, space) -> int:
@@ -245,23 +372,42 @@ def _default_max_trials(options: SearchOptions, space) -> int:
     return default
 
 
-def _start_record(options: SearchOptions) -> dict:
-    """Create, resume or (with `overwrite`) replace the search's `search.json`."""
+def _start_record(options: SearchOptions, space) -> tuple[SearchOptions, dict]:
+    """Create, resume or (with `overwrite`) replace the search's `search.json`.
+
+    Returns:
+        The options with `max_trials` settled by `resume.resolve_max_trials`, and the record.
+
+    Raises:
+        UsageError: If a resumed search was started with other options, or `max_trials` is below
+            the number of trials it already started.
+        LogDirError: If KerasTuner's state files in the folder are damaged.
+    """
     import shutil
+
+    from kvsf_tune import resume
 
     project = options.project_dir
     if options.overwrite and project.exists():
         shutil.rmtree(project)
-    state = _options_record(options)
-    if (project / records.SEARCH_FILE).is_file():
-        previous = records.load_search(project)
-        _check_resumable(previous, state, project)
-        state = {**previous, **state}
+    previous = records.load_search(project) if (project / records.SEARCH_FILE).is_file() else None
+    if previous is not None:
+        _check_resumable(previous, _options_record(options), project)
+    resume.check_state_files(project)
+
+    # Hyperband's budget, not `max_trials`, sets how many trials it runs.
+    started = 0 if options.tuner == "hyperband" else resume.started_trials(project)
+    default = _default_max_trials(options, space)
+    max_trials = resume.resolve_max_trials(options.max_trials, previous, default=default, started=started)
+    options = replace(options, max_trials=max_trials)
+    state = {**(previous or {}), **_options_record(options)}
     records.save_search(project, {**state, "status": "running"})
-    return state
+    return options, state
 
 
 def _options_record(options: SearchOptions) -> dict:
+    from kvsf_tune.resume import space_digest
+
     return {
         "model": options.model,
         "project": options.project_name,
@@ -275,16 +421,23 @@ def _options_record(options: SearchOptions) -> dict:
         "tuner": options.tuner,
         "max_trials": options.max_trials,
         "space": str(options.space.resolve()),
+        "space_sha256": space_digest(options.space),
     }
 
 
 def _check_resumable(previous: dict, current: dict, project: Path) -> None:
+    # A record written before a key existed does not constrain it.
     for key in RESUME_KEYS:
-        if previous.get(key) != current.get(key):
-            raise UsageError(
-                f"Cannot resume the search in {project}: it was started with {key}={previous.get(key)!r}, "
-                f"not {current.get(key)!r}. Pass the same options, another --project, or --overwrite."
-            )
+        if key not in previous or previous[key] == current.get(key):
+            continue
+        if key == "space_sha256":
+            change = f"a search space whose content differs from {current['space']}"
+        else:
+            change = f"{key}={previous[key]!r}, not {current.get(key)!r}"
+        raise UsageError(
+            f"Cannot resume the search in {project}: it was started with {change}. "
+            "Pass the same options, another --project, or --overwrite."
+        )
 
 
 @contextlib.contextmanager
@@ -342,7 +495,9 @@ def make_result(
     if winner is not None:
         best = winner["trial_id"]
     else:
-        best = ranked[0].trial_id if ranked else None
+        # Ranking puts failed trials last, so a failed trial is never the best.
+        completed = [summary for summary in ranked if summary.status == reliability.COMPLETED]
+        best = completed[0].trial_id if completed else None
     return SearchResult(
         model=model,
         project_dir=project,

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import shutil
+import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
+from typer.testing import CliRunner
+
+from kvsf_tune import cli, data, records, reliability, replicas
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -47,3 +56,168 @@ def tiny_space(tmp_path):
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_SPACE)
     return path
+
+
+# --- a tiny exported search, shared by test_export.py and test_inference.py ------------------------
+# The fixtures are session-scoped, so both files train and export it only once per session.
+
+RUNS = 3
+RESTARTS = 2
+SHUFFLE_SEED = 7
+DATA_SEED = 42
+# 3 passes of 3 runs have a Wilson lower bound of 0.44, so this rate makes such a trial reliable.
+REQUIRED_PASS_RATE = 0.4
+SETTING = {"optimizer": "adam", "learning_rate": 0.05, "batch_size": 32, "epochs": 2, "restarts": RESTARTS}
+INPUT_KEYS = {"voter": ("x",), "matcher": ("s1", "s2")}
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args) -> Outcome:
+    """Run `cli.main`, which maps errors to exit codes, inside CliRunner's captured streams."""
+    with CliRunner().isolation() as (stdout, stderr, _):
+        code = cli.main([str(arg) for arg in args])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return Outcome(code, stdout.getvalue().decode(), stderr.getvalue().decode())
+
+
+# --- a tiny search on disk ----------------------------------------------------------------------
+
+
+def train(model: str):
+    seeds = [100 + replica for replica in range(RUNS * RESTARTS)]
+    bank = replicas.build_bank(model, seeds)
+    replicas.compile_bank(bank, replicas.make_optimizer("adam", SETTING["learning_rate"]), steps_per_execution=25)
+    x_train, y_train, x_val, y_val = data.model_dataset(model, DATA_SEED)
+    result = replicas.train_bank(
+        bank, (x_train, y_train), (x_val, y_val), batch_size=SETTING["batch_size"], epochs=SETTING["epochs"], shuffle_seed=SHUFFLE_SEED
+    )
+    return bank, result
+
+
+def save_trial(project: Path, trial_id: str, model: str, trained, *, target: float, failed: bool = False):
+    bank, result = trained
+    runs = reliability.run_records(
+        seeds=result.seeds,
+        train_loss=result.train_loss,
+        val_accuracy=result.val_accuracy,
+        diverged=result.diverged,
+        restarts=RESTARTS,
+        target=target,
+    )
+    summary = reliability.summarize(trial_id, SETTING, runs, fit_seconds=result.fit_seconds, cost=100)
+    if failed:
+        summary = dataclasses.replace(summary, status=reliability.FAILED, message="1 of 3 runs diverged (NaN or infinite loss)")
+    record = records.TrialRecord(
+        model=model,
+        summary=summary,
+        runs=tuple(runs),
+        replica_seeds=tuple(int(seed) for seed in result.seeds),
+        shuffle_seed=SHUFFLE_SEED,
+        restarts=RESTARTS,
+        target=target,
+        data_seed=DATA_SEED,
+        setting=SETTING,
+    )
+    folder = records.trial_dir(project, trial_id)
+    records.save_trial(folder, record)
+    replicas.save_bank(bank, folder / records.WEIGHTS_FILE)
+    return record
+
+
+def save_search(project: Path, model: str, trial_ids: list[str], confirmation: dict | None) -> None:
+    records.save_search(
+        project,
+        {
+            "model": model,
+            "project": project.name,
+            "log_dir": str(project.parent),
+            "target": 0.5,
+            "required_pass_rate": REQUIRED_PASS_RATE,
+            "runs": RUNS,
+            "seed": 0,
+            "data_seed": DATA_SEED,
+            "tuner": "random",
+            "max_trials": len(trial_ids),
+            "space": f"search_spaces/{model}.toml",
+            "trial_ids": trial_ids,
+            "best": trial_ids[0] if trial_ids else None,
+            "reliable": bool(confirmation and confirmation["reliable"]),
+            "confirmation": confirmation,
+            "status": "finished",
+        },
+    )
+
+
+def confirmation(trial_id: str, *, passes: int) -> dict:
+    bound = reliability.wilson_lower_bound(passes, RUNS)
+    return {
+        "trial_id": trial_id,
+        "runs": RUNS,
+        "passes": passes,
+        "pass_rate": passes / RUNS,
+        "pass_rate_lower_bound": bound,
+        "reliable": bound >= REQUIRED_PASS_RATE,
+    }
+
+
+def expected_probabilities(log_dir: Path, model: str, record, api: str) -> np.ndarray:
+    """Predict the validation split with the chosen run extracted in memory, without the export code."""
+    folder = records.trial_dir(records.project_dir(log_dir, model), "00")
+    bank = replicas.load_bank(model, record.replica_seeds, folder / records.WEIGHTS_FILE)
+    losses = [run.train_loss for run in record.runs]
+    plain = replicas.extract(bank, record.runs[int(np.argmin(losses))].replica, api=api)
+    _, _, x_val, _ = data.model_dataset(model, DATA_SEED)
+    return plain.predict(x_val[0] if model == "voter" else list(x_val), verbose=0).reshape(-1)
+
+
+@pytest.fixture(scope="session")
+def export_search(tmp_path_factory):
+    """Write a voter search (trials 00 reliable, 01 unreliable, 02 failed) and a matcher search."""
+    log_dir = tmp_path_factory.mktemp("logs")
+    trials = {}
+    for model in ("voter", "matcher"):
+        project = records.project_dir(log_dir, model)
+        trained = train(model)
+        trials[model] = save_trial(project, "00", model, trained, target=0.5)
+        save_trial(project, "01", model, trained, target=1.01)
+        save_trial(project, "02", model, trained, target=0.5, failed=True)
+        save_search(project, model, ["00", "01", "02"], confirmation("00", passes=RUNS))
+
+    voter = records.project_dir(log_dir, "voter")
+    for name, copied, confirmed in (("unconfirmed", "trial_00", confirmation("00", passes=0)), ("all_failed", "trial_02", None)):
+        shutil.copytree(voter / copied, log_dir / name / copied)
+        save_search(log_dir / name, "voter", [copied.removeprefix("trial_")], confirmed)
+    save_search(log_dir / "empty", "voter", [], None)
+    return log_dir, trials
+
+
+@pytest.fixture(scope="session")
+def exported(export_search, tmp_path_factory):
+    """Export five files through the CLI and store the validation split and reference predictions."""
+    log_dir, trials = export_search
+    folder = tmp_path_factory.mktemp("exported")
+    cases = {
+        "voter-sequential": ("voter", "keras", "sequential", folder / "voter.keras"),
+        "voter-functional": ("voter", "keras", "functional", folder / "voter_functional.keras"),
+        "matcher": ("matcher", "keras", "sequential", folder / "matcher.keras"),
+        "voter-savedmodel": ("voter", "savedmodel", "sequential", folder / "voter_savedmodel"),
+        "matcher-savedmodel": ("matcher", "savedmodel", "sequential", folder / "matcher_savedmodel"),
+    }
+    result = {}
+    for name, (model, format, api, out) in cases.items():
+        outcome = run_cli("export", model, "--logdir", log_dir, "--out", out, "--format", format, "--api", api)
+        assert outcome.code == 0, outcome.stderr
+        card_path = folder / f"{out.stem if format == 'keras' else out.name}.card.json"
+        arrays = folder / f"{name}.npz"
+        _, _, x_val, y_val = data.model_dataset(model, DATA_SEED)
+        expected = expected_probabilities(log_dir, model, trials[model], api)
+        np.savez(arrays, y=y_val, expected=expected, **dict(zip(INPUT_KEYS[model], x_val)))
+        result[name] = {"model": model, "format": format, "path": out, "card": json.loads(card_path.read_text()), "arrays": arrays, "stdout": outcome.stdout}
+    return result
