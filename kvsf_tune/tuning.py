@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,10 +32,6 @@ TUNERS = ("random", "bayesian", "hyperband", "grid")
 # The oracle receives `seed + 1` (see `tuner.make_oracle`) and passes it to NumPy's and
 # scikit-learn's random states, which accept 0 to 2**32 - 1.
 MAX_SEED = 2**32 - 2
-
-# Options that must match when a search is resumed; the others may change between attempts.
-# The space is compared by content, so a moved or copied file (another machine's) still matches.
-RESUME_KEYS = ("model", "runs", "target", "seed", "data_seed", "tuner", "space_sha256")
 
 
 @dataclass(frozen=True)
@@ -273,7 +269,7 @@ def run(options: SearchOptions, *, progress=None, role=None) -> SearchResult | N
     Returns:
         A `SearchResult`, or `None` for a worker, whose chief ranks and confirms the trials.
     """
-    from kvsf_tune import distributed
+    from kvsf_tune import distributed, resume
 
     role = role or distributed.Role()
     space = validate(options)
@@ -281,7 +277,7 @@ def run(options: SearchOptions, *, progress=None, role=None) -> SearchResult | N
         _work(options, space, role, progress)
         return None
 
-    options, state = _start_record(options, space)
+    options, state = resume.start_record(options, default_max_trials=_default_max_trials(options, space))
     tuner = _make_tuner(options, space, progress, role)
     if role.kind == distributed.SINGLE:
         _search_here(tuner, options, progress)
@@ -301,30 +297,20 @@ def _search_here(tuner, options: SearchOptions, progress) -> None:
 
 def _work(options: SearchOptions, space, role, progress) -> None:
     """Run trials from the chief's oracle until it has none left."""
+    from kvsf_tune import resume
+
     if options.overwrite:
         raise UsageError("--overwrite cannot be used with --role worker: only the chief may start a search over.")
     tuner = _make_tuner(options, space, progress, role)
     logger.info("Worker %s is waiting for the oracle at %s.", role.tuner_id, role.address)
     with _stdout_to_log():
-        # The first request waits until the chief answers (KerasTuner 1.4.8 gives up after an hour).
+        # The first request waits until the chief responds (KerasTuner 1.4.8 gives up after an hour).
         tuner.oracle.get_space()
-    _check_joined_search(options, role.tuner_id)
+    resume.check_joined_search(options, role.tuner_id)
 
     with _stdout_to_log():
         tuner.search()
     logger.info("Worker %s finished: the oracle has no trials left.", role.tuner_id)
-
-
-def _check_joined_search(options: SearchOptions, tuner_id: str) -> None:
-    from kvsf_tune.errors import LogDirError
-
-    project = options.project_dir
-    if not (project / records.SEARCH_FILE).is_file():
-        raise LogDirError(
-            f"Worker {tuner_id} found no {records.SEARCH_FILE} in {project}, which the chief writes before it "
-            "serves trials. Pass the chief's --logdir and --project, on a filesystem that both machines share."
-        )
-    _check_resumable(records.load_search(project), _options_record(options), project)
 
 
 def _make_tuner(options: SearchOptions, space, progress, role):
@@ -370,74 +356,6 @@ def _default_max_trials(options: SearchOptions, space) -> int:
     if options.tuner == "grid":
         return min(space.grid_size() or default, 10 * default)
     return default
-
-
-def _start_record(options: SearchOptions, space) -> tuple[SearchOptions, dict]:
-    """Create, resume or (with `overwrite`) replace the search's `search.json`.
-
-    Returns:
-        The options with `max_trials` settled by `resume.resolve_max_trials`, and the record.
-
-    Raises:
-        UsageError: If a resumed search was started with other options, or `max_trials` is below
-            the number of trials it already started.
-        LogDirError: If KerasTuner's state files in the folder are damaged.
-    """
-    import shutil
-
-    from kvsf_tune import resume
-
-    project = options.project_dir
-    if options.overwrite and project.exists():
-        shutil.rmtree(project)
-    previous = records.load_search(project) if (project / records.SEARCH_FILE).is_file() else None
-    if previous is not None:
-        _check_resumable(previous, _options_record(options), project)
-    resume.check_state_files(project)
-
-    # Hyperband's budget, not `max_trials`, sets how many trials it runs.
-    started = 0 if options.tuner == "hyperband" else resume.started_trials(project)
-    default = _default_max_trials(options, space)
-    max_trials = resume.resolve_max_trials(options.max_trials, previous, default=default, started=started)
-    options = replace(options, max_trials=max_trials)
-    state = {**(previous or {}), **_options_record(options)}
-    records.save_search(project, {**state, "status": "running"})
-    return options, state
-
-
-def _options_record(options: SearchOptions) -> dict:
-    from kvsf_tune.resume import space_digest
-
-    return {
-        "model": options.model,
-        "project": options.project_name,
-        "log_dir": str(options.log_dir),
-        "target": options.target,
-        "required_pass_rate": options.required_pass_rate,
-        "runs": options.runs,
-        "confirmation_runs": options.confirmation_runs,
-        "seed": options.seed,
-        "data_seed": options.data_seed,
-        "tuner": options.tuner,
-        "max_trials": options.max_trials,
-        "space": str(options.space.resolve()),
-        "space_sha256": space_digest(options.space),
-    }
-
-
-def _check_resumable(previous: dict, current: dict, project: Path) -> None:
-    # A record written before a key existed does not constrain it.
-    for key in RESUME_KEYS:
-        if key not in previous or previous[key] == current.get(key):
-            continue
-        if key == "space_sha256":
-            change = f"a search space whose content differs from {current['space']}"
-        else:
-            change = f"{key}={previous[key]!r}, not {current.get(key)!r}"
-        raise UsageError(
-            f"Cannot resume the search in {project}: it was started with {change}. "
-            "Pass the same options, another --project, or --overwrite."
-        )
 
 
 @contextlib.contextmanager
