@@ -34,11 +34,21 @@ class _ErrorReportingGroup(TyperGroup):
             code = _report(error, error.exit_code, _debug(ctx))
         except KeyboardInterrupt as error:
             code = _report(error, EXIT_INTERRUPTED, _debug(ctx), "Interrupted.")
+        except BrokenPipeError:
+            # The reader of stdout has gone (as with `| head`), so nothing more can be shown.
+            _detach_stdout()
+            code = EXIT_FAILURE
         except Exception as error:
             hint = "" if _debug(ctx) else " Run again with --debug to see the traceback."
             message = f"unexpected {type(error).__name__}: {str(error).rstrip('.')}.{hint}"
             code = _report(error, EXIT_FAILURE, _debug(ctx), message)
         raise typer.Exit(code)
+
+
+def _detach_stdout() -> None:
+    # Python would report the broken pipe again when it flushes stdout at exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _debug(ctx: typer.Context) -> bool:
@@ -53,6 +63,8 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Markdown joins the wrapped lines of a docstring paragraph in --help.
+    rich_markup_mode="markdown",
 )
 
 
@@ -83,7 +95,7 @@ def search(
     ctx: typer.Context,
     model: str = typer.Argument(..., help="Model to tune: voter or matcher."),
     space: Optional[Path] = typer.Option(
-        None, "--space", help="Search-space TOML file. Default: search_spaces/<model>.toml."
+        None, "--space", help="Search-space TOML file. Default: search_spaces/MODEL.toml."
     ),
     tuner: str = typer.Option("random", "--tuner", help="KerasTuner tuner: random, bayesian, hyperband or grid."),
     max_trials: Optional[int] = typer.Option(
@@ -232,7 +244,7 @@ def export_command(
     out: Optional[Path] = typer.Option(
         None,
         "--out",
-        help="Output path. Default: <logdir>/<project>/export/<model>_trial_<id>.keras, "
+        help="Output path. Default: LOGDIR/PROJECT/export/MODEL_trial_ID.keras, "
         "or a folder ending in _savedmodel for --format savedmodel.",
     ),
     format: str = typer.Option(
@@ -307,7 +319,7 @@ def predict_command(
         "(s1 then s2), optional header row; one extra last column (a label) is ignored.",
     ),
     out: Optional[Path] = typer.Option(
-        None, "--out", help="Output .csv (probability,class) or .npz. Default: <input stem>.predictions.csv beside the input."
+        None, "--out", help="Output .csv (probability,class) or .npz. Default: INPUT_STEM.predictions.csv beside the input."
     ),
 ) -> None:
     """Write the probability of class 1 and the 0/1 class (probability > 0.5) of every input row."""
