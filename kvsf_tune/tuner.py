@@ -31,9 +31,7 @@ def make_oracle(name: str, hypermodel: ReliabilityHyperModel, *, max_trials: int
     space = hypermodel.space
     common: dict[str, Any] = {
         "objective": objective,
-        # KerasTuner 1.4.8 replaces a false seed with a random one (`seed or random.randint(...)`),
-        # so the oracle gets `seed + 1` and `--seed 0` stays reproducible.
-        "seed": seed + 1,
+        "seed": oracle_seed(seed),
         "hyperparameters": space.hyperparameters(),
         "tune_new_entries": False,
         "allow_new_entries": False,
@@ -48,6 +46,19 @@ def make_oracle(name: str, hypermodel: ReliabilityHyperModel, *, max_trials: int
     if name == "hyperband":
         return keras_tuner.oracles.HyperbandOracle(max_epochs=hyperband_max_epochs(space), **common)
     raise UsageError(f"Unknown tuner {name!r}; use one of: {', '.join(TUNERS)}.")
+
+
+def oracle_seed(seed: int) -> int:
+    """Map a search seed to the seed given to KerasTuner's oracle.
+
+    KerasTuner 1.4.8 seeds the n-th sampled value with `seed + n`, so the search seeds 0 and 1
+    would share almost every trial. Spreading the seed through NumPy's `SeedSequence` keeps
+    nearby seeds apart. The result is never 0, which KerasTuner would replace by a random seed,
+    and stays below 2**31 for the NumPy and scikit-learn random states of the Bayesian oracle.
+    """
+    import numpy as np
+
+    return int(np.random.SeedSequence(seed).generate_state(1)[0] >> 1) + 1
 
 
 def hyperband_max_epochs(space) -> int:

@@ -29,9 +29,8 @@ CONFIRMATION_RUNS = 64
 MAX_CONFIRMATIONS = 3
 DEFAULT_MAX_TRIALS = {"voter": 12, "matcher": 16}
 TUNERS = ("random", "bayesian", "hyperband", "grid")
-# The oracle receives `seed + 1` (see `tuner.make_oracle`) and passes it to NumPy's and
-# scikit-learn's random states, which accept 0 to 2**32 - 1.
-MAX_SEED = 2**32 - 2
+# NumPy's and scikit-learn's random states accept seeds from 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)

@@ -134,3 +134,28 @@ def test_resume_with_other_runs_is_rejected(finished_search, tiny_space, capsys)
     assert code == 2
     assert "runs=4" in error
     assert "Traceback" not in error
+
+
+def _first_settings(tmp_path, seed: int, count: int = 6) -> list[dict]:
+    from kvsf_tune.search_space import load_default_space
+    from kvsf_tune.tuner import make_oracle
+
+    hypermodel = MatcherHyperModel.__new__(MatcherHyperModel)
+    hypermodel.space = load_default_space("matcher")
+    oracle = make_oracle("random", hypermodel, max_trials=count, seed=seed)
+    # The oracle saves each trial it creates, so it needs a folder (a private KerasTuner call).
+    oracle._set_project_dir(str(tmp_path), f"seed_{seed}")
+    return [oracle.create_trial(f"tuner{i}").hyperparameters.values for i in range(count)]
+
+
+def test_nearby_seeds_give_different_settings(tmp_path):
+    zero = _first_settings(tmp_path, 0)
+    one = _first_settings(tmp_path, 1)
+
+    shared = [setting for setting in one if setting in zero]
+
+    assert shared == []
+
+
+def test_oracle_seed_is_reproducible(tmp_path):
+    assert _first_settings(tmp_path / "a", 3) == _first_settings(tmp_path / "b", 3)
