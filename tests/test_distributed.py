@@ -57,7 +57,7 @@ def space(tmp_path) -> Path:
 def search_command(space: Path, log_dir: Path, *extra: str) -> list[str]:
     return [
         KVSF_TUNE, "search", "matcher", "--space", str(space), "--max-trials", "3", "--runs", "4",
-        "--confirmation-runs", "4", "--required-pass-rate", "0.3", "--logdir", str(log_dir), "--json", *extra,
+        "--confirmation-runs", "4", "--target", "0.7", "--required-pass-rate", "0.1", "--logdir", str(log_dir), "--json", *extra,
     ]
 
 

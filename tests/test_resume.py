@@ -44,8 +44,9 @@ max_value = 2
 """
 
 KVSF_TUNE = str(Path(sys.executable).with_name("kvsf-tune"))
-# A required pass rate of 0.3 lets a 4-run trial be reliable, so the confirmation runs too.
-TINY_OPTIONS = ("--runs", "4", "--confirmation-runs", "4", "--required-pass-rate", "0.3")
+# After one or two epochs some runs sit on the 0.72-0.74 plateau. A target of 0.7 and a required
+# pass rate of 0.1 let a 4-run trial with 2 passes be reliable, so the confirmation runs too.
+TINY_OPTIONS = ("--runs", "4", "--confirmation-runs", "4", "--target", "0.7", "--required-pass-rate", "0.1")
 DEADLINE = 90.0
 
 
@@ -151,7 +152,7 @@ def finished(tmp_path_factory) -> Path:
 
 def options(log_dir: Path, **changes) -> tuning.SearchOptions:
     values = {
-        "space": log_dir / "space.toml", "max_trials": 2, "runs": 4, "confirmation_runs": 4, "required_pass_rate": 0.3,
+        "space": log_dir / "space.toml", "max_trials": 2, "runs": 4, "confirmation_runs": 4, "target": 0.7, "required_pass_rate": 0.1,
     }
     return tuning.search_options("matcher", log_dir=log_dir, **{**values, **changes})
 

@@ -31,7 +31,7 @@ def _search_json(capsys, tiny_space, log_dir, *extra) -> tuple[int, dict]:
     code = main(
         [
             "search", "matcher", "--space", str(tiny_space), "--max-trials", "2", "--runs", "4",
-            "--confirmation-runs", "4", "--required-pass-rate", "0.3", "--logdir", str(log_dir), "--json", *extra,
+            "--confirmation-runs", "4", "--target", "0.7", "--required-pass-rate", "0.1", "--logdir", str(log_dir), "--json", *extra,
         ]
     )
     return code, json.loads(capsys.readouterr().out)
@@ -44,7 +44,15 @@ def finished_search(tmp_path_factory, tiny_space_text):
     space = log_dir / "tiny.toml"
     space.write_text(tiny_space_text)
     result = kvsf_tune.search(
-        "matcher", space=space, max_trials=2, runs=4, confirmation_runs=4, required_pass_rate=0.3, log_dir=log_dir
+        "matcher",
+        space=space,
+        max_trials=2,
+        runs=4,
+        confirmation_runs=4,
+        # One epoch leaves some runs on the 0.72-0.74 plateau, so the bar is low enough for 2 of 4 runs.
+        target=0.7,
+        required_pass_rate=0.1,
+        log_dir=log_dir,
     )
     return result, log_dir
 
@@ -101,7 +109,7 @@ def test_trials_table_marks_reliable_trials(finished_search, capsys):
 
 
 def test_same_seed_reproduces_search(tmp_path, tiny_space):
-    options = dict(space=tiny_space, max_trials=2, runs=4, confirmation_runs=4, required_pass_rate=0.3, seed=5)
+    options = dict(space=tiny_space, max_trials=2, runs=4, confirmation_runs=4, target=0.7, required_pass_rate=0.1, seed=5)
     first = kvsf_tune.search("matcher", log_dir=tmp_path / "a", **options)
     second = kvsf_tune.search("matcher", log_dir=tmp_path / "b", **options)
 
