@@ -43,6 +43,13 @@ type = "Choice"
 values = [1, 2]
 """
 
+# A variant whose trials train one or two epochs with one or two restarts, in one or two seconds.
+TINY_INT_SPACE = TINY_SPACE.replace(
+    '[epochs]\ntype = "Fixed"\nvalue = 1', '[epochs]\ntype = "Int"\nmin_value = 1\nmax_value = 2'
+).replace(
+    '[restarts]\ntype = "Choice"\nvalues = [1, 2]', '[restarts]\ntype = "Int"\nmin_value = 1\nmax_value = 2'
+)
+
 
 @pytest.fixture(scope="session")
 def tiny_space_text() -> str:

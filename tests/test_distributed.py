@@ -16,32 +16,8 @@ import pytest
 from kvsf_tune import distributed, records, workers
 from kvsf_tune.distributed import Role, parse_address, parse_role
 from kvsf_tune.errors import UsageError
+from conftest import TINY_INT_SPACE
 
-SPACE = """
-[optimizer]
-type = "Choice"
-values = ["adam", "rmsprop"]
-
-[learning_rate]
-type = "Float"
-min_value = 0.02
-max_value = 0.2
-sampling = "log"
-
-[batch_size]
-type = "Fixed"
-value = 64
-
-[epochs]
-type = "Int"
-min_value = 1
-max_value = 2
-
-[restarts]
-type = "Int"
-min_value = 1
-max_value = 2
-"""
 
 KVSF_TUNE = str(Path(sys.executable).with_name("kvsf-tune"))
 DEADLINE = 150.0
@@ -50,7 +26,7 @@ DEADLINE = 150.0
 @pytest.fixture
 def space(tmp_path) -> Path:
     path = tmp_path / "space.toml"
-    path.write_text(SPACE)
+    path.write_text(TINY_INT_SPACE)
     return path
 
 

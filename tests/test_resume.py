@@ -15,33 +15,8 @@ import pytest
 
 from kvsf_tune import records, tuning
 from kvsf_tune.errors import LogDirError, UsageError
+from conftest import TINY_INT_SPACE
 
-# A tiny space whose trials train in one or two seconds; batch 64 and one or two epochs.
-SPACE = """
-[optimizer]
-type = "Choice"
-values = ["adam", "rmsprop"]
-
-[learning_rate]
-type = "Float"
-min_value = 0.02
-max_value = 0.2
-sampling = "log"
-
-[batch_size]
-type = "Fixed"
-value = 64
-
-[epochs]
-type = "Int"
-min_value = 1
-max_value = 2
-
-[restarts]
-type = "Int"
-min_value = 1
-max_value = 2
-"""
 
 KVSF_TUNE = str(Path(sys.executable).with_name("kvsf-tune"))
 # After one or two epochs some runs sit on the 0.72-0.74 plateau. A target of 0.7 and a required
@@ -53,7 +28,7 @@ DEADLINE = 90.0
 @pytest.fixture
 def space(tmp_path) -> Path:
     path = tmp_path / "space.toml"
-    path.write_text(SPACE)
+    path.write_text(TINY_INT_SPACE)
     return path
 
 
@@ -145,7 +120,7 @@ def test_sigint_exits_130_with_working_hint(space, tmp_path):
 def finished(tmp_path_factory) -> Path:
     """Run a 2-trial search in this process and return its log dir, to be copied by each test."""
     log_dir = tmp_path_factory.mktemp("finished")
-    (log_dir / "space.toml").write_text(SPACE)
+    (log_dir / "space.toml").write_text(TINY_INT_SPACE)
     tuning.run(options(log_dir, max_trials=2))
     return log_dir
 
@@ -233,7 +208,7 @@ def test_lowered_max_trials_is_rejected(copy):
 
 
 def test_changed_space_is_rejected(copy):
-    (copy / "space.toml").write_text(SPACE.replace("0.2", "0.3"))
+    (copy / "space.toml").write_text(TINY_INT_SPACE.replace("0.2", "0.3"))
 
     with pytest.raises(UsageError, match="search space whose content differs"):
         tuning.run(options(copy))
