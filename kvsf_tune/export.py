@@ -97,7 +97,9 @@ def export_trial(
     project_path = records.project_dir(log_dir, project or model)
     search = _load_search(project_path, model)
 
-    trial_id = trial_id if trial_id is not None else _default_trial(project_path, search, allow_unreliable)
+    if trial_id is None:
+        trial_id = _default_trial(project_path, search, allow_unreliable)
+    trial_id = _padded_trial_id(project_path, trial_id)
     folder = records.trial_dir(project_path, trial_id)
     record = _exportable_record(project_path, search, trial_id, allow_unreliable)
     api = api if model == "voter" else "functional"
@@ -173,6 +175,17 @@ def _no_winner_reason(project: Path, search: dict) -> str:
     if search.get("status") == "running":
         return f"The search in {project} is still running and has no confirmed reliable trial yet."
     return f"The search in {project} found no reliable trial to confirm."
+
+
+def _padded_trial_id(project: Path, trial_id: str) -> str:
+    # KerasTuner pads trial ids with zeros (`04` in a 16-trial search), so `4` means the same trial.
+    if records.trial_dir(project, trial_id).is_dir() or not trial_id.isdigit():
+        return trial_id
+    for folder in project.glob("trial_*"):
+        candidate = folder.name.removeprefix("trial_")
+        if candidate.isdigit() and int(candidate) == int(trial_id):
+            return candidate
+    return trial_id
 
 
 def _first_ranked(search: dict, completed: list[str]) -> str:

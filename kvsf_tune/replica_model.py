@@ -119,7 +119,8 @@ class ReplicaBank(keras.Model):
         loss, accuracy = self._measure(tuple(tf.constant(x) for x in inputs), tf.constant(labels.reshape(-1, 1)))
         return loss.numpy().astype("float64"), accuracy.numpy().astype("float64")
 
-    @tf.function(jit_compile=True, reduce_retracing=True)
+    # Eager on purpose: each trial builds a new bank, and a tf.function per bank retraces every
+    # time, which TensorFlow reports as excessive retracing. A few eager ops per split are cheap.
     def _measure(self, inputs, labels):
         logits = self.logits(inputs)
         losses = self.replica_losses(labels, logits)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kvsf_tune.reliability import COMPLETED, TrialSummary
+from kvsf_tune.progress import describe
+from kvsf_tune.reliability import COMPLETED, TrialSummary, runs_needed, wilson_lower_bound
 
 _COLUMNS = (
     ("rank", 4),
@@ -26,6 +27,12 @@ def trial_table(result) -> str:
     lines = [_row([name for name, _ in _COLUMNS] + ["note"])]
     for rank, summary in enumerate(result.trials, start=1):
         lines.append(_row(_cells(rank, summary) + [_note(result, summary)]))
+    lines.append("")
+    lines.append(
+        f"bound: 95% Wilson lower bound of the pass rate, reliable at >= {result.required_pass_rate}. "
+        "cost: optimizer steps per run (epochs x restarts x steps per epoch), which breaks ties. "
+        "seconds: training time of the trial's bank."
+    )
     return "\n".join(lines)
 
 
@@ -74,7 +81,7 @@ def _note(result, summary: TrialSummary) -> str:
         verdict = "confirmed" if confirmation["reliable"] else "not confirmed"
         notes.append(f"{verdict} {confirmation['passes']}/{confirmation['runs']}")
     if result.reliable and summary.trial_id == result.best:
-        notes.append("<- winner")
+        notes.append("WINNER")
     return ", ".join(notes)
 
 
@@ -85,13 +92,15 @@ def verdict(result) -> str:
     if all(summary.status != COMPLETED for summary in result.trials):
         return f"Every trial failed ({len(result.trials)} of {len(result.trials)}); see the table for the reasons."
     best = next(summary for summary in result.trials if summary.trial_id == result.best)
-    setting = ", ".join(f"{name}={value}" for name, value in best.hyperparameters.items())
+    setting = describe(best.hyperparameters)
     if result.reliable:
         c = result.confirmation
         return (
             f"Reliable setting found: trial {best.trial_id} ({setting}). It passed {best.passes}/{best.runs} "
             f"runs in the search and {c['passes']}/{c['runs']} on fresh seeds "
-            f"(lower bound {c['pass_rate_lower_bound']:.3f} >= {result.required_pass_rate})."
+            f"(lower bound {c['pass_rate_lower_bound']:.3f} >= {result.required_pass_rate}).\n"
+            f"Next: `kvsf-tune export {result.model}` writes it as a .keras model; "
+            "`kvsf-tune tensorboard` shows every trial."
         )
     if result.confirmations:
         c = result.confirmation
@@ -99,6 +108,13 @@ def verdict(result) -> str:
             f"No reliable setting confirmed. Trial {c['trial_id']} was reliable in the search but passed only "
             f"{c['passes']}/{c['runs']} runs on fresh seeds (lower bound {c['pass_rate_lower_bound']:.3f} < "
             f"{result.required_pass_rate}). Try more trials (--max-trials) or another search space (--space)."
+        )
+    if wilson_lower_bound(best.runs, best.runs) < result.required_pass_rate:
+        return (
+            f"No reliable setting found, and none could be: with {best.runs} runs even a perfect score has a "
+            f"lower bound of {wilson_lower_bound(best.runs, best.runs):.3f} < {result.required_pass_rate}. "
+            f"Best: trial {best.trial_id} ({setting}), {best.passes}/{best.runs} runs passed. "
+            f"Use --runs {runs_needed(result.required_pass_rate)} or more."
         )
     return (
         f"No reliable setting found. Best: trial {best.trial_id} ({setting}), {best.passes}/{best.runs} runs "

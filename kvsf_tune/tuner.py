@@ -165,7 +165,8 @@ def train_and_record(
         confirmation_of=confirmation_of,
     )
     replicas.save_bank(bank, folder / records.WEIGHTS_FILE)
-    session = f"confirmation of trial {confirmation_of}" if confirmation_of else f"trial {trial_id}"
+    # A trial's session is named after its folder (trial_03); a confirmation's gets a readable name.
+    session = f"confirmation of trial {confirmation_of}" if confirmation_of else None
     tensorboard.write_trial(folder, record, bank, session_name=session)
     records.save_trial(folder, record)
     if progress is not None:

@@ -124,7 +124,22 @@ def validate(options: SearchOptions) -> SearchSpace:
     space = load_space(options.space)
     _check_grid(options, space)
     _check_log_dir(options.log_dir, options.project_dir)
+    _warn_unreachable("--runs", options.runs, options.required_pass_rate)
+    _warn_unreachable("--confirmation-runs", options.confirmation_runs, options.required_pass_rate)
     return space
+
+
+def _warn_unreachable(name: str, runs: int, required_pass_rate: float) -> None:
+    # Too few runs cannot prove reliability even when every run passes. Such a search still ranks
+    # settings, so it is allowed, but the user learns at once that it cannot succeed.
+    best_bound = reliability.wilson_lower_bound(runs, runs)
+    if best_bound < required_pass_rate:
+        needed = reliability.runs_needed(required_pass_rate)
+        logger.warning(
+            "With %s %d even a perfect score has a lower bound of %.3f, below --required-pass-rate %s, "
+            "so no setting can be reliable. Use %s %d or more for a search that can succeed.",
+            name, runs, best_bound, required_pass_rate, name, needed,
+        )
 
 
 def _check_model(model: str) -> None:

@@ -202,6 +202,16 @@ def test_export_unreliable_allowed_by_flag(export_search, tmp_path):
     assert json.loads((tmp_path / "unreliable.card.json").read_text())["trial_id"] == "01"
 
 
+def test_export_trial_id_without_padding(export_search, tmp_path):
+    log_dir, _ = export_search
+    out = tmp_path / "unpadded.keras"
+
+    outcome = run_cli("export", "voter", "--logdir", log_dir, "--trial", "1", "--allow-unreliable", "--out", out)
+
+    assert outcome.code == 0, outcome.stderr
+    assert json.loads((tmp_path / "unpadded.card.json").read_text())["trial_id"] == "01"
+
+
 def test_export_unconfirmed_best_by_flag(export_search, tmp_path):
     log_dir, _ = export_search
     out = tmp_path / "best.keras"

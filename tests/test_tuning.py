@@ -167,3 +167,15 @@ def test_nearby_seeds_give_different_settings(tmp_path):
 
 def test_oracle_seed_is_reproducible(tmp_path):
     assert _first_settings(tmp_path / "a", 3) == _first_settings(tmp_path / "b", 3)
+
+
+def test_too_few_runs_are_reported(capsys, tiny_space, tmp_path):
+    code = main(
+        ["search", "matcher", "--space", str(tiny_space), "--max-trials", "1", "--runs", "2",
+         "--confirmation-runs", "2", "--logdir", str(tmp_path / "logs")]
+    )
+    captured = capsys.readouterr()
+
+    assert code == 3
+    assert "--runs 2" in captured.err
+    assert "Use --runs 35 or more" in captured.out
