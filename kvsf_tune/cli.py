@@ -1,6 +1,6 @@
 """The `kvsf-tune` command line: thin Typer commands over the library modules.
 
-Each command imports TensorFlow, Keras and KerasTuner inside its body, so `--help` answers without
+Each command imports TensorFlow, Keras and KerasTuner inside its body, so `--help` prints without
 loading them. Errors of the `KvsfTuneError` hierarchy become one line on stderr and an exit code
 inside the app itself, so Typer's `CliRunner` and the `kvsf-tune` script behave alike. Any other
 exception becomes one line and exit code 1. `-v`/`--debug` prints the traceback as well.

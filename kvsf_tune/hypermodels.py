@@ -185,8 +185,8 @@ class ReliabilityHyperModel(keras_tuner.HyperModel):
         cost = reliability.training_cost(
             epochs=int(setting["epochs"]), restarts=restarts, steps_per_epoch=self.steps_per_epoch(setting)
         )
-        shown = setting if hyperparameters is None else hyperparameters
-        summary = reliability.summarize(trial_id, shown, runs, fit_seconds=result.fit_seconds, cost=cost)
+        displayed = setting if hyperparameters is None else hyperparameters
+        summary = reliability.summarize(trial_id, displayed, runs, fit_seconds=result.fit_seconds, cost=cost)
         return TrialOutcome(setting=setting, runs=tuple(runs), summary=summary, bank_result=result)
 
 
