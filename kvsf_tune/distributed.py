@@ -189,9 +189,9 @@ def tuner_environment(role: Role):
     other roles restore the previous values, so a stray `KERASTUNER_ORACLE_IP` cannot turn the
     chief's own oracle into a client of itself.
     """
-    wanted = role.environment()
-    saved = {name: os.environ.get(name) for name in wanted}
-    _apply_environment(wanted)
+    role_environment = role.environment()
+    saved = {name: os.environ.get(name) for name in role_environment}
+    _apply_environment(role_environment)
     try:
         yield
     finally:

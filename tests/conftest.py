@@ -58,6 +58,14 @@ def tiny_space_text() -> str:
 
 
 @pytest.fixture
+def space(tmp_path):
+    """Write the two-epoch tiny search space to a file and return its path."""
+    path = tmp_path / "space.toml"
+    path.write_text(TINY_INT_SPACE)
+    return path
+
+
+@pytest.fixture
 def tiny_space(tmp_path):
     """Write the tiny search space to a file and return its path."""
     path = tmp_path / "tiny.toml"

@@ -302,7 +302,7 @@ def test_search_logdir_is_file(tmp_path):
 
 
 def test_search_logdir_under_file(tmp_path):
-    # The write probe cannot create anything below a file, whoever runs the test.
+    # The write probe cannot create anything below a file, for any user, root included.
     space = write_space(tmp_path)
     blocker = tmp_path / "blocker"
     blocker.write_text("")

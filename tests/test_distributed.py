@@ -16,18 +16,10 @@ import pytest
 from kvsf_tune import distributed, records, workers
 from kvsf_tune.distributed import Role, parse_address, parse_role
 from kvsf_tune.errors import UsageError
-from conftest import TINY_INT_SPACE
 
 
 KVSF_TUNE = str(Path(sys.executable).with_name("kvsf-tune"))
 DEADLINE = 150.0
-
-
-@pytest.fixture
-def space(tmp_path) -> Path:
-    path = tmp_path / "space.toml"
-    path.write_text(TINY_INT_SPACE)
-    return path
 
 
 def search_command(space: Path, log_dir: Path, *extra: str) -> list[str]:

@@ -25,13 +25,6 @@ TINY_OPTIONS = ("--runs", "4", "--confirmation-runs", "4", "--target", "0.7", "-
 DEADLINE = 90.0
 
 
-@pytest.fixture
-def space(tmp_path) -> Path:
-    path = tmp_path / "space.toml"
-    path.write_text(TINY_INT_SPACE)
-    return path
-
-
 def search_command(space: Path, log_dir: Path, *extra: str) -> list[str]:
     return [
         KVSF_TUNE, "search", "matcher", "--space", str(space), "--max-trials", "3", *TINY_OPTIONS,

@@ -157,10 +157,10 @@ def _first_settings(tmp_path, seed: int, count: int = 6) -> list[dict]:
 
 
 def test_nearby_seeds_give_different_settings(tmp_path):
-    zero = _first_settings(tmp_path, 0)
-    one = _first_settings(tmp_path, 1)
+    from_seed_zero = _first_settings(tmp_path, 0)
+    from_seed_one = _first_settings(tmp_path, 1)
 
-    shared = [setting for setting in one if setting in zero]
+    shared = [setting for setting in from_seed_one if setting in from_seed_zero]
 
     assert shared == []
 
