@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -91,6 +92,15 @@ class Outcome:
     code: int
     stdout: str
     stderr: str
+
+
+def default_ctrl_c() -> None:
+    """Give a child process the default SIGINT handling, as a shell in a terminal would (a `preexec_fn`).
+
+    CI may start the tests as a background job of a shell without job control, which ignores SIGINT;
+    a child inherits that, so a test's SIGINT would otherwise never reach it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_cli(*args) -> Outcome:

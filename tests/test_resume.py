@@ -15,7 +15,7 @@ import pytest
 
 from kvsf_tune import records, tuning
 from kvsf_tune.errors import LogDirError, UsageError
-from conftest import TINY_INT_SPACE
+from conftest import TINY_INT_SPACE, default_ctrl_c
 
 
 KVSF_TUNE = str(Path(sys.executable).with_name("kvsf-tune"))
@@ -33,7 +33,9 @@ def search_command(space: Path, log_dir: Path, *extra: str) -> list[str]:
 
 
 def start(command: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_ctrl_c
+    )
 
 
 def wait_for(path: Path, process: subprocess.Popen) -> None:

@@ -21,6 +21,7 @@ import pytest
 from kvsf_tune import data, records, reliability, replicas, tensorboard, tensorboard_report
 from kvsf_tune.cli import main
 from kvsf_tune.tensorboard_curves import TAGS, epoch_scalars
+from conftest import default_ctrl_c
 
 TARGET = 0.95
 RUNS = 4
@@ -507,7 +508,9 @@ def test_cli_serves_search(search, tmp_path):
     base = f"http://127.0.0.1:{port}/"
     argv = [sys.executable, "-m", "kvsf_tune.cli", "tensorboard", "--logdir", str(search.log_dir), "--port", str(port)]
     with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
-        process = subprocess.Popen(argv, stdout=stdout, stderr=stderr, start_new_session=True)
+        process = subprocess.Popen(
+            argv, stdout=stdout, stderr=stderr, start_new_session=True, preexec_fn=default_ctrl_c
+        )
     try:
         runs = wait_for_runs(base, {"voter/trial_00", "voter/trial_01", "voter/confirmation_00"}, process)
         groups = http_json(base + "data/plugin/hparams/session_groups", SESSION_GROUPS_REQUEST)
