@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -313,16 +314,34 @@ def test_search_logdir_under_file(tmp_path):
     assert_usage_error(result, "--logdir", str(log_dir), str(blocker))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder, so the folder stays writable")
-def test_search_logdir_not_writable(tmp_path):
+@pytest.fixture
+def locked(tmp_path):
+    """Yield a folder that this process cannot write into, root included.
+
+    Root ignores permission bits, so for root the folder is made immutable with `chattr +i`, which the
+    kernel enforces for every user; where that is not possible the test is skipped.
+    """
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+        yield folder
+        folder.chmod(stat.S_IRWXU)
+        return
+
+    if shutil.which("chattr") is None:
+        pytest.skip("root ignores permission bits and chattr is not installed")
+    made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"root ignores permission bits and chattr +i failed: {made.stderr.strip()}")
+    yield folder
+    subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_search_logdir_not_writable(tmp_path, locked):
     space = write_space(tmp_path)
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        result = invoke("search", "matcher", "--space", space, "--logdir", locked / "logs")
-    finally:
-        locked.chmod(stat.S_IRWXU)
+
+    result = invoke("search", "matcher", "--space", space, "--logdir", locked / "logs")
 
     assert_usage_error(result, "--logdir", "cannot write")
     assert list(locked.iterdir()) == []
