@@ -10,7 +10,6 @@ import numpy as np
 import tensorflow as tf
 
 from kvsf_tune import models
-from kvsf_tune.data import MATCHER_SAMPLES, VOTER_BITS
 
 
 class ReplicaDense(keras.layers.Layer):

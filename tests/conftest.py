@@ -97,8 +97,8 @@ class Outcome:
 def default_ctrl_c() -> None:
     """Give a child process the default SIGINT handling, as a shell in a terminal would (a `preexec_fn`).
 
-    CI may start the tests as a background job of a shell without job control, which ignores SIGINT;
-    a child inherits that, so a test's SIGINT would otherwise never reach it.
+    CI may start the tests as a background job of a shell without job control, which ignores SIGINT.
+    A child inherits that setting, so a test's SIGINT would otherwise never reach it.
     """
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
@@ -115,41 +115,66 @@ def run_cli(*args) -> Outcome:
 # --- a tiny search on disk ----------------------------------------------------------------------
 
 
-def train(model: str):
-    seeds = [100 + replica for replica in range(RUNS * RESTARTS)]
-    bank = replicas.build_bank(model, seeds)
-    replicas.compile_bank(bank, replicas.make_optimizer("adam", SETTING["learning_rate"]), steps_per_execution=25)
+def train_setting(model: str, setting: dict, seeds, *, shuffle_seed: int, epochs: int | None = None, **fit):
+    """Train a bank with one replica per seed, as a trial would, and return `(bank, result)`.
+
+    Args:
+        epochs: Epochs to train. Defaults to the setting's own.
+        **fit: Passed on to `replicas.train_bank`, such as `callbacks`.
+    """
+    bank = replicas.build_bank(model, list(seeds))
+    optimizer = replicas.make_optimizer(setting["optimizer"], setting["learning_rate"], setting.get("momentum", 0.0))
+    replicas.compile_bank(bank, optimizer, steps_per_execution=25)
     x_train, y_train, x_val, y_val = data.model_dataset(model, DATA_SEED)
     result = replicas.train_bank(
-        bank, (x_train, y_train), (x_val, y_val), batch_size=SETTING["batch_size"], epochs=SETTING["epochs"], shuffle_seed=SHUFFLE_SEED
+        bank,
+        (x_train, y_train),
+        (x_val, y_val),
+        batch_size=setting["batch_size"],
+        epochs=setting["epochs"] if epochs is None else epochs,
+        shuffle_seed=shuffle_seed,
+        **fit,
     )
     return bank, result
 
 
-def save_trial(project: Path, trial_id: str, model: str, trained, *, target: float, failed: bool = False):
-    bank, result = trained
+def trial_record(model: str, trial_id: str, setting: dict, result, *, shuffle_seed: int, target: float, **fields):
+    """Return the record that a search keeps for a trained bank, with `fields` overriding record fields."""
+    restarts = setting["restarts"]
     runs = reliability.run_records(
         seeds=result.seeds,
         train_loss=result.train_loss,
         val_accuracy=result.val_accuracy,
         diverged=result.diverged,
-        restarts=RESTARTS,
+        restarts=restarts,
         target=target,
     )
-    summary = reliability.summarize(trial_id, SETTING, runs, fit_seconds=result.fit_seconds, cost=100)
-    if failed:
-        summary = dataclasses.replace(summary, status=reliability.FAILED, message="1 of 3 runs diverged (NaN or infinite loss)")
-    record = records.TrialRecord(
+    summary = reliability.summarize(trial_id, setting, runs, fit_seconds=result.fit_seconds, cost=100)
+    return records.TrialRecord(
         model=model,
         summary=summary,
         runs=tuple(runs),
         replica_seeds=tuple(int(seed) for seed in result.seeds),
-        shuffle_seed=SHUFFLE_SEED,
-        restarts=RESTARTS,
+        shuffle_seed=shuffle_seed,
+        restarts=restarts,
         target=target,
         data_seed=DATA_SEED,
-        setting=SETTING,
+        setting=dict(setting),
+        **fields,
     )
+
+
+def train(model: str):
+    seeds = [100 + replica for replica in range(RUNS * RESTARTS)]
+    return train_setting(model, SETTING, seeds, shuffle_seed=SHUFFLE_SEED)
+
+
+def save_trial(project: Path, trial_id: str, model: str, trained, *, target: float, failed: bool = False):
+    bank, result = trained
+    record = trial_record(model, trial_id, SETTING, result, shuffle_seed=SHUFFLE_SEED, target=target)
+    if failed:
+        summary = dataclasses.replace(record.summary, status=reliability.FAILED, message="1 of 3 runs diverged (NaN or infinite loss)")
+        record = dataclasses.replace(record, summary=summary)
     folder = records.trial_dir(project, trial_id)
     records.save_trial(folder, record)
     replicas.save_bank(bank, folder / records.WEIGHTS_FILE)

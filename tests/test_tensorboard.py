@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kvsf_tune import data, records, reliability, replicas, tensorboard, tensorboard_report
+from kvsf_tune import records, reliability, replicas, tensorboard, tensorboard_report
 from kvsf_tune.cli import main
 from kvsf_tune.tensorboard_curves import TAGS, epoch_scalars
-from conftest import default_ctrl_c
+from conftest import default_ctrl_c, train_setting, trial_record
 
 TARGET = 0.95
 RUNS = 4
@@ -69,44 +69,11 @@ def train_trial(
     write: bool = True,
 ) -> TrainedTrial:
     """Train a bank of RUNS x RESTARTS replicas with the curves callback and write the trial."""
-    x_train, y_train, x_val, y_val = data.model_dataset(model)
-    seeds = list(range(first_seed, first_seed + RUNS * RESTARTS))
-    bank = replicas.build_bank(model, seeds)
-    optimizer = replicas.make_optimizer(
-        hyperparameters["optimizer"], hyperparameters["learning_rate"], hyperparameters.get("momentum", 0.0)
-    )
-    replicas.compile_bank(bank, optimizer)
+    seeds = range(first_seed, first_seed + RUNS * RESTARTS)
     curves = tensorboard.epoch_curves(folder, restarts=RESTARTS, target=TARGET)
-    result = replicas.train_bank(
-        bank,
-        (x_train, y_train),
-        (x_val, y_val),
-        batch_size=hyperparameters["batch_size"],
-        epochs=epochs,
-        shuffle_seed=first_seed,
-        callbacks=[curves],
-    )
-
-    runs = reliability.run_records(
-        seeds=result.seeds,
-        train_loss=result.train_loss,
-        val_accuracy=result.val_accuracy,
-        diverged=result.diverged,
-        restarts=RESTARTS,
-        target=TARGET,
-    )
-    summary = reliability.summarize(folder.name, hyperparameters, runs, fit_seconds=result.fit_seconds, cost=1)
-    record = records.TrialRecord(
-        model=model,
-        summary=summary,
-        runs=tuple(runs),
-        replica_seeds=tuple(seeds),
-        shuffle_seed=first_seed,
-        restarts=RESTARTS,
-        target=TARGET,
-        data_seed=42,
-        setting=dict(hyperparameters),
-        confirmation_of=confirmation_of,
+    bank, result = train_setting(model, hyperparameters, seeds, shuffle_seed=first_seed, epochs=epochs, callbacks=[curves])
+    record = trial_record(
+        model, folder.name, hyperparameters, result, shuffle_seed=first_seed, target=TARGET, confirmation_of=confirmation_of
     )
     if write:
         records.save_trial(folder, record)
@@ -399,9 +366,9 @@ def test_voter_table_names_run(search):
 
 @pytest.fixture(scope="module")
 def matcher_trial(tmp_path_factory) -> TrainedTrial:
-    hyperparameters = {"optimizer": "adam", "learning_rate": 0.05, "batch_size": 64}
+    hyperparameters = {"optimizer": "adam", "learning_rate": 0.05, "batch_size": 64, "epochs": 1, "restarts": RESTARTS}
     folder = tmp_path_factory.mktemp("logs") / "matcher" / "trial_00"
-    return train_trial(folder, "matcher", hyperparameters, first_seed=0, epochs=1)
+    return train_trial(folder, "matcher", hyperparameters, first_seed=0)
 
 
 def test_matcher_table(matcher_trial):
