@@ -95,7 +95,7 @@ class ReliabilityTuner(keras_tuner.Tuner):
         hypermodel: ReliabilityHyperModel = self.hypermodel
         folder = Path(self.get_trial_dir(trial.trial_id))
         setting = hypermodel.setting(trial.hyperparameters)
-        hyperparameters = _shown_values(trial.hyperparameters.values)
+        hyperparameters = _shown_values(trial.hyperparameters.values, setting)
         record = train_and_record(hypermodel, setting, folder, trial_id=trial.trial_id, hyperparameters=hyperparameters, progress=self.progress)
         if record.summary.status == reliability.FAILED:
             raise keras_tuner.errors.FailedTrialError(record.summary.message)
@@ -175,6 +175,7 @@ def train_and_record(
     return record
 
 
-def _shown_values(values: dict) -> dict:
-    # Hyperband's bookkeeping values (tuner/...) are not part of the setting a user reads.
-    return {name: value for name, value in values.items() if not name.startswith("tuner/")}
+def _shown_values(values: dict, setting: dict) -> dict:
+    # Hyperband's bookkeeping values (tuner/...) are not part of the setting a user reads. Its
+    # `tuner/epochs` replaces the fixed epochs value, so the setting's epochs are the ones trained.
+    return {name: setting.get(name, value) for name, value in values.items() if not name.startswith("tuner/")}
