@@ -437,7 +437,7 @@ def _space_lines(space) -> list[str]:
 
 
 def _domain_text(entry, domain: dict) -> str:
-    from kvsf_tune.search_space_checks import show
+    from kvsf_tune.search_space_entry import show
 
     def shown(value) -> str:
         return value if isinstance(value, str) else show(value)

@@ -24,22 +24,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kvsf_tune.errors import SearchSpaceError
-from kvsf_tune.search_space_checks import (
+from kvsf_tune.search_space_entry import (
+    SAMPLINGS,
+    TYPES,
+    HyperparameterSpec,
+    int_values,
+    listed_values,
+    show,
+    stepped_values,
+)
+from kvsf_tune.search_space_file import (
     KNOWN,
     OPTIMIZERS,
     OPTIONAL,
     REQUIRED,
-    SAMPLINGS,
-    TYPES,
-    HyperparameterSpec,
     check_space,
-    int_values,
-    listed_values,
     parse_entry,
     read_document,
-    show,
     split_document,
-    stepped_values,
 )
 
 if TYPE_CHECKING:
@@ -365,6 +367,3 @@ def _shipped_spaces_dir() -> Path:
     import kvsf_tune
 
     return Path(kvsf_tune.__file__).parent.parent / "search_spaces"
-
-
-

@@ -15,6 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from kvsf_tune import cli, data, records, reliability, replicas
+from kvsf_tune.errors import SearchSpaceError
+from kvsf_tune.search_space import load_space
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -72,6 +74,50 @@ def tiny_space(tmp_path):
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_SPACE)
     return path
+
+
+# --- search-space files, shared by the test_search_space*.py files ---------------------------------
+
+# A small valid space. Tests replace one table at a time, and None removes a table.
+BASE_TABLES = {
+    "optimizer": 'type = "Choice"\nvalues = ["sgd", "rmsprop", "adam"]',
+    "momentum": (
+        'type = "Choice"\nvalues = [0.0, 0.9]\nparent_name = "optimizer"\nparent_values = ["sgd"]'
+    ),
+    "learning_rate": 'type = "Float"\nmin_value = 0.01\nmax_value = 0.1\nsampling = "log"',
+    "batch_size": 'type = "Choice"\nvalues = [8, 16]',
+    "epochs": 'type = "Int"\nmin_value = 4\nmax_value = 8\nstep = 4',
+    "restarts": 'type = "Fixed"\nvalue = 2',
+}
+
+
+def write_space(tmp_path: Path, preamble: str = "", **tables: str | None) -> Path:
+    """Write `preamble` and `BASE_TABLES` to `space.toml` in `tmp_path` and return its path.
+
+    Each keyword in `tables` replaces the table of that name, and None removes that table.
+    """
+    body = {**BASE_TABLES, **tables}
+    text = preamble + "\n".join(
+        f"[{name}]\n{table}\n" for name, table in body.items() if table is not None
+    )
+    path = tmp_path / "space.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_error(path: Path) -> str:
+    with pytest.raises(SearchSpaceError) as caught:
+        load_space(path)
+    return str(caught.value)
+
+
+def assert_rejected(path: Path, *fragments: str) -> None:
+    """Assert that `load_space` rejects `path` with one line that contains every fragment."""
+    message = load_error(path)
+    assert message.startswith(f"{path}: ")
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message
 
 
 # --- a tiny exported search, shared by test_export.py and test_inference.py ------------------------
