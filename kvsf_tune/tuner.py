@@ -17,7 +17,7 @@ from kvsf_tune import records, reliability, replicas, tensorboard
 from kvsf_tune.confirmation import failure_reason
 from kvsf_tune.errors import UsageError
 from kvsf_tune.hypermodels import OBJECTIVE, ReliabilityHyperModel, trial_metrics
-from kvsf_tune.tuning import TUNERS
+from kvsf_tune.options import TUNERS
 
 logger = logging.getLogger(__name__)
 
