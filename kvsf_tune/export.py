@@ -4,7 +4,8 @@ An export carries the weights of ONE run that a trial really trained: the run wh
 has the lowest final training loss, so validation accuracy never takes part in the choice. The
 file contains only the plain architecture of `kvsf_tune.models` (standard Keras layers, no custom
 objects), so `keras.models.load_model` opens it in safe mode without kvsf-tune installed.
-`kvsf_tune.inference` opens it again for `kvsf-tune evaluate` and `predict`.
+`kvsf_tune.inference` opens it again for `kvsf-tune evaluate` and `predict`, and
+`kvsf_tune.model_card` fills in the card.
 """
 
 from __future__ import annotations
@@ -12,28 +13,21 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 from kvsf_tune import records, reliability
-from kvsf_tune.data import MODEL_NAMES, VOTER_BITS, model_dataset
+from kvsf_tune.data import MODEL_NAMES, VOTER_BITS
 from kvsf_tune.errors import ExportError, LogDirError, TrialNotFoundError, UsageError
-from kvsf_tune.inference import Evaluation, LoadedModel, evaluate_loaded, keras_predict_fn
+from kvsf_tune.model_card import card_path_for, make_card
 from kvsf_tune.models import APIS
 
 logger = logging.getLogger(__name__)
 
 FORMATS = ("keras", "savedmodel")
-CARD_SUFFIX = ".card.json"
 # File suffixes that name a single file, so a SavedModel (a folder) must not end with them.
 _FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
-# Distribution names of the libraries a model card records, keyed by their import names.
-_VERSIONED = {"tensorflow": "tensorflow", "keras": "keras", "keras_tuner": "keras-tuner", "numpy": "numpy", "kvsf_tune": "kvsf-tune"}
 # Name of the voter's input in a SavedModel's serving signature, the functional voter's input name.
 VOTER_SERVING_INPUT = "bits"
-# Accuracy difference between a run's record and its exported file that still counts as equal.
-_REPRODUCTION_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -71,8 +65,7 @@ def export_trial(
         model: `"voter"` or `"matcher"`.
         log_dir: Folder that contains the searches. Defaults to `"logs"`.
         project: Search folder under `log_dir`. Defaults to `None`, which uses the model name.
-        trial_id: Trial to export. Defaults to `None`, which takes the search's confirmed reliable
-            trial.
+        trial_id: Trial to export. Defaults to `None`: the search's confirmed reliable trial.
         out: Output path. Defaults to `None`: `<log_dir>/<project>/export/<model>_trial_<id>.keras`,
             or a folder ending in `_savedmodel` for the SavedModel format.
         format: `"keras"` (one `.keras` file) or `"savedmodel"` (a TensorFlow SavedModel folder for
@@ -91,29 +84,15 @@ def export_trial(
         TrialNotFoundError: `trial_id` names no finished trial. The message lists the valid ids.
         ExportError: The trial failed, or is not reliable and `allow_unreliable` is `False`.
     """
-    _check_choice("model", model, MODEL_NAMES)
-    _check_choice("--format", format, FORMATS)
-    _check_choice("--api", api, APIS)
+    _check_choices(model=model, format=format, api=api)
     project_path = records.project_dir(log_dir, project or model)
     search = _load_search(project_path, model)
-
-    if trial_id is None:
-        trial_id = _default_trial(project_path, search, allow_unreliable)
-    trial_id = _padded_trial_id(project_path, trial_id)
-    folder = records.trial_dir(project_path, trial_id)
+    trial_id = _chosen_trial_id(project_path, search, trial_id, allow_unreliable)
     record = _exportable_record(project_path, search, trial_id, allow_unreliable)
+
     api = api if model == "voter" else "functional"
     path = _output_path(out, project_path, model, trial_id, format)
-
-    run = choose_run(record)
-    plain = _plain_model(folder, record, run, api)
-    _save(plain, path, format, record.model)
-    confirmation = _confirmation_of(project_path, search, trial_id)
-    card = _card(record, run, search=search, confirmation=confirmation, plain=plain, path=path, format=format, api=api)
-    card_path = card_path_for(path, format)
-    records.write_json_atomically(card_path, card)
-    logger.info("Wrote %s and its model card %s", path, card_path)
-    return ExportResult(path=path, card_path=card_path, card=card)
+    return _write_export(project_path, search, trial_id, record, path=path, format=format, api=api)
 
 
 def choose_run(record: records.TrialRecord) -> reliability.RunRecord:
@@ -127,10 +106,10 @@ def choose_run(record: records.TrialRecord) -> reliability.RunRecord:
     return min(finite, key=lambda run: (run.train_loss, run.run))
 
 
-def card_path_for(path: Path, format: str) -> Path:
-    """Return the model card's path: `<stem>.card.json` beside a file, `<folder>.card.json` beside a SavedModel."""
-    name = path.stem if format == "keras" else path.name
-    return path.parent / f"{name}{CARD_SUFFIX}"
+def _check_choices(*, model: str, format: str, api: str) -> None:
+    _check_choice("model", model, MODEL_NAMES)
+    _check_choice("--format", format, FORMATS)
+    _check_choice("--api", api, APIS)
 
 
 def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
@@ -163,6 +142,13 @@ def _default_trial(project: Path, search: dict, allow_unreliable: bool) -> str:
 
     best = search.get("best") or confirmation.get("trial_id")
     return str(best) if best in completed else _first_ranked(search, completed)
+
+
+def _chosen_trial_id(project: Path, search: dict, trial_id: str | None, allow_unreliable: bool) -> str:
+    """Return the id of the trial to export, padded as its folder name is."""
+    if trial_id is None:
+        trial_id = _default_trial(project, search, allow_unreliable)
+    return _padded_trial_id(project, trial_id)
 
 
 def _no_winner_reason(project: Path, search: dict) -> str:
@@ -274,6 +260,22 @@ def _output_path(out: str | Path | None, project: Path, model: str, trial_id: st
     return path
 
 
+def _write_export(
+    project: Path, search: dict, trial_id: str, record: records.TrialRecord, *, path: Path, format: str, api: str
+) -> ExportResult:
+    """Save the chosen run's plain model at `path`, then write its model card beside it."""
+    run = choose_run(record)
+    plain = _plain_model(records.trial_dir(project, trial_id), record, run, api)
+    _save(plain, path, format, record.model)
+
+    confirmation = _confirmation_of(project, search, trial_id)
+    card = make_card(record, run, search=search, confirmation=confirmation, plain=plain, path=path, format=format, api=api)
+    card_path = card_path_for(path, format)
+    records.write_json_atomically(card_path, card)
+    logger.info("Wrote %s and its model card %s", path, card_path)
+    return ExportResult(path=path, card_path=card_path, card=card)
+
+
 def _plain_model(folder: Path, record: records.TrialRecord, run: reliability.RunRecord, api: str):
     from kvsf_tune import replicas
 
@@ -328,68 +330,3 @@ def _serving_signature(model: str) -> list | None:
     if model != "voter":
         return None
     return [tf.TensorSpec((None, VOTER_BITS), tf.float32, name=VOTER_SERVING_INPUT)]
-
-
-def _card(
-    record: records.TrialRecord,
-    run: reliability.RunRecord,
-    *,
-    search: dict,
-    confirmation: dict | None,
-    plain,
-    path: Path,
-    format: str,
-    api: str,
-) -> dict:
-    summary = record.summary
-    measured = _measure_export(record, run, plain)
-    return {
-        "model": record.model,
-        "format": format,
-        "api": api,
-        "file": path.name,
-        "parameter_count": int(plain.count_params()),
-        "trial_id": summary.trial_id,
-        "setting": dict(record.setting or summary.hyperparameters),
-        "run": run.run,
-        "run_seed": run.seed,
-        "restart": run.restart,
-        "shuffle_seed": record.shuffle_seed,
-        "val_accuracy": run.val_accuracy,
-        "val_loss": measured.loss,
-        "train_loss": run.train_loss,
-        "trial": {key: getattr(summary, key) for key in ("runs", "passes", "pass_rate", "pass_rate_lower_bound")},
-        "confirmation": confirmation,
-        "target": record.target,
-        "required_pass_rate": search.get("required_pass_rate", reliability.DEFAULT_REQUIRED_PASS_RATE),
-        "data_seed": record.data_seed,
-        "versions": library_versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def _measure_export(record: records.TrialRecord, run: reliability.RunRecord, plain) -> Evaluation:
-    """Measure the exported weights on the validation split and warn if they miss the run's record."""
-    _, _, x_val, y_val = model_dataset(record.model, record.data_seed)
-    loaded = LoadedModel(record.model, Path(), keras_predict_fn(plain))
-    evaluation = evaluate_loaded(loaded, (x_val, y_val), f"validation split of data seed {record.data_seed}")
-    if abs(evaluation.accuracy - run.val_accuracy) > _REPRODUCTION_TOLERANCE:
-        # NOTE: a probability within float32 rounding of 0.5 can fall on the other side of it in the
-        # plain model than in the replica bank. The tests have not met such a row yet.
-        logger.warning(
-            "The exported model's validation accuracy %.6f differs from the run's recorded %.6f.",
-            evaluation.accuracy,
-            run.val_accuracy,
-        )
-    return evaluation
-
-
-def library_versions() -> dict[str, str | None]:
-    """Return the installed versions of TensorFlow, Keras, KerasTuner, NumPy and kvsf-tune."""
-    versions = {}
-    for name, distribution in _VERSIONED.items():
-        try:
-            versions[name] = metadata.version(distribution)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions

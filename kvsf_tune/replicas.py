@@ -22,6 +22,8 @@ from kvsf_tune import models
 
 # The exercise's loss of each architecture; the bank computes it per replica.
 LOSSES = {"voter": "mean_squared_error", "matcher": "binary_crossentropy"}
+# One split of the data: `(inputs, labels)`, one array per model input.
+Split = tuple[tuple[np.ndarray, ...], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class BankResult:
         val_loss: Loss of the final weights on the validation split, shape (K,).
         val_accuracy: Accuracy of the final weights on the validation split, shape (K,).
         diverged: True where a replica's loss or weights became NaN or infinite, shape (K,).
-        fit_seconds: Wall time of the training, validation passes included.
+        fit_seconds: Wall time of the training, its validation passes and the final measurements.
     """
 
     seeds: np.ndarray
@@ -100,8 +102,8 @@ def compile_bank(bank, optimizer, *, steps_per_execution: int = 1, jit_compile: 
 
 def train_bank(
     bank,
-    train: tuple[tuple[np.ndarray, ...], np.ndarray],
-    validation: tuple[tuple[np.ndarray, ...], np.ndarray],
+    train: Split,
+    validation: Split,
     *,
     batch_size: int,
     epochs: int,
@@ -119,7 +121,7 @@ def train_bank(
         epochs: Passes over the training split.
         shuffle_seed: Seed of the batch order.
         callbacks: Keras callbacks; `on_epoch_end` receives the usual scalar logs, and the
-            per-replica arrays of the epoch are in `logs["replicas"]`.
+            per-replica arrays of the epoch are in `logs["replicas"]`. Defaults to `()`.
 
     Returns:
         A `BankResult`.
@@ -130,7 +132,11 @@ def train_bank(
     recorder = ReplicaRecorder(validation)
     dataset = batches(*train, batch_size=batch_size, seed=shuffle_seed)
     bank.fit(dataset, epochs=epochs, verbose=0, shuffle=False, callbacks=[recorder, *callbacks])
+    return _measure_bank(bank, train, validation, recorder, shuffle_seed=shuffle_seed, started=started)
 
+
+def _measure_bank(bank, train: Split, validation: Split, recorder, *, shuffle_seed: int, started: float) -> BankResult:
+    """Measure a trained bank's final weights on both splits and mark the replicas that diverged."""
     train_loss, _ = bank.measure(*train)
     val_loss, val_accuracy = bank.measure(*validation)
     history = recorder.history()

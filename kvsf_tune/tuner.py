@@ -16,8 +16,8 @@ import keras_tuner
 from kvsf_tune import records, reliability, replicas, tensorboard
 from kvsf_tune.confirmation import failure_reason
 from kvsf_tune.errors import UsageError
-from kvsf_tune.hypermodels import OBJECTIVE, ReliabilityHyperModel, trial_metrics
-from kvsf_tune.tuning import TUNERS
+from kvsf_tune.hypermodels import OBJECTIVE, ReliabilityHyperModel, TrialOutcome, trial_metrics
+from kvsf_tune.options import TUNERS
 
 logger = logging.getLogger(__name__)
 
@@ -144,15 +144,50 @@ def train_and_record(
     tensorboard.clear_run(folder)
     bank = hypermodel.build_bank(setting, seeds)
 
+    callbacks = _trial_callbacks(
+        hypermodel, setting, folder, trial_id=trial_id, confirmation_of=confirmation_of, progress=progress
+    )
+    outcome = hypermodel.train(
+        setting, bank, shuffle_seed=shuffle_seed, trial_id=trial_id, hyperparameters=hyperparameters, callbacks=callbacks
+    )
+    record = _trial_record(
+        hypermodel, setting, outcome, seeds=seeds, shuffle_seed=shuffle_seed, confirmation_of=confirmation_of
+    )
+    _save_trial(folder, record, bank)
+
+    if progress is not None:
+        progress.trial_finished(record.summary)
+    logger.debug("Trial %s finished: %s", trial_id, record.summary)
+    return record
+
+
+def _trial_callbacks(
+    hypermodel: ReliabilityHyperModel,
+    setting: dict,
+    folder: Path,
+    *,
+    trial_id: str,
+    confirmation_of: str | None,
+    progress,
+) -> list:
+    """Return the trial's TensorBoard callback and, with a progress reporter, announce the trial."""
     callbacks = [tensorboard.epoch_curves(folder, restarts=int(setting["restarts"]), target=hypermodel.target)]
     if progress is not None:
         progress.trial_started(trial_id, setting, confirmation=confirmation_of is not None)
         callbacks.append(progress.epoch_callback())
-    outcome = hypermodel.train(
-        setting, bank, shuffle_seed=shuffle_seed, trial_id=trial_id, hyperparameters=hyperparameters, callbacks=callbacks
-    )
+    return callbacks
 
-    record = records.TrialRecord(
+
+def _trial_record(
+    hypermodel: ReliabilityHyperModel,
+    setting: dict,
+    outcome: TrialOutcome,
+    *,
+    seeds: list[int],
+    shuffle_seed: int,
+    confirmation_of: str | None,
+) -> records.TrialRecord:
+    return records.TrialRecord(
         model=hypermodel.model,
         summary=outcome.summary,
         runs=outcome.runs,
@@ -164,15 +199,15 @@ def train_and_record(
         setting=setting,
         confirmation_of=confirmation_of,
     )
+
+
+def _save_trial(folder: Path, record: records.TrialRecord, bank) -> None:
+    """Write the bank's weights, the TensorBoard data and, last, the record that marks the trial finished."""
     replicas.save_bank(bank, folder / records.WEIGHTS_FILE)
     # A trial's session is named after its folder (trial_03); a confirmation's gets a readable name.
-    session = f"confirmation of trial {confirmation_of}" if confirmation_of else None
+    session = f"confirmation of trial {record.confirmation_of}" if record.confirmation_of else None
     tensorboard.write_trial(folder, record, bank, session_name=session)
     records.save_trial(folder, record)
-    if progress is not None:
-        progress.trial_finished(record.summary)
-    logger.debug("Trial %s finished: %s", trial_id, record.summary)
-    return record
 
 
 def _shown_values(values: dict, setting: dict) -> dict:

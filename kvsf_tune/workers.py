@@ -189,7 +189,7 @@ def options_to_json(options) -> dict:
 
 def options_from_json(data: dict):
     """Return the `SearchOptions` that `options_to_json` wrote."""
-    from kvsf_tune.tuning import SearchOptions
+    from kvsf_tune.options import SearchOptions
 
     return SearchOptions(**{**data, "space": Path(data["space"]), "log_dir": Path(data["log_dir"])})
 

@@ -209,11 +209,11 @@ def test_end_trial_as_failed_frees_the_oracle(tmp_path):
 
 
 def test_pool_fails_trial_after_restarts(space, tmp_path):
-    from kvsf_tune import tuning
+    from kvsf_tune.options import search_options
 
     oracle = small_oracle(tmp_path)
     trial = oracle.create_trial("tuner0")
-    options = tuning.search_options("matcher", space=space, log_dir=tmp_path)
+    options = search_options("matcher", space=space, log_dir=tmp_path)
     pool = workers.WorkerPool(options, port=1, count=1, max_restarts=0)
     dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(9)"])
     dead.wait()
@@ -276,8 +276,8 @@ def test_worker_environment_shares_cores(monkeypatch):
 
 
 def test_options_json_round_trip(space, tmp_path):
-    from kvsf_tune import tuning
+    from kvsf_tune.options import search_options
 
-    options = tuning.search_options("matcher", space=space, log_dir=tmp_path, runs=4, max_trials=3, data_seed=7)
+    options = search_options("matcher", space=space, log_dir=tmp_path, runs=4, max_trials=3, data_seed=7)
 
     assert workers.options_from_json(json.loads(json.dumps(workers.options_to_json(options)))) == options

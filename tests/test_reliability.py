@@ -42,7 +42,7 @@ def test_runs_needed_for_ninety_percent():
 
 
 def test_default_runs_clear_the_bar_only_when_perfect():
-    from kvsf_tune.tuning import DEFAULT_RUNS
+    from kvsf_tune.options import DEFAULT_RUNS
 
     assert reliability.wilson_lower_bound(DEFAULT_RUNS, DEFAULT_RUNS) >= reliability.DEFAULT_REQUIRED_PASS_RATE
 

@@ -15,6 +15,7 @@ import pytest
 
 from kvsf_tune import records, tuning
 from kvsf_tune.errors import LogDirError, UsageError
+from kvsf_tune.options import SearchOptions, search_options
 from conftest import TINY_INT_SPACE, default_ctrl_c
 
 
@@ -120,11 +121,11 @@ def finished(tmp_path_factory) -> Path:
     return log_dir
 
 
-def options(log_dir: Path, **changes) -> tuning.SearchOptions:
+def options(log_dir: Path, **changes) -> SearchOptions:
     values = {
         "space": log_dir / "space.toml", "max_trials": 2, "runs": 4, "confirmation_runs": 4, "target": 0.7, "required_pass_rate": 0.1,
     }
-    return tuning.search_options("matcher", log_dir=log_dir, **{**values, **changes})
+    return search_options("matcher", log_dir=log_dir, **{**values, **changes})
 
 
 @pytest.fixture
