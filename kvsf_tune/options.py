@@ -125,6 +125,7 @@ def validate(options: SearchOptions) -> SearchSpace:
     _check_log_dir(options.log_dir, options.project_dir)
     _warn_unreachable("--runs", options.runs, options.required_pass_rate)
     _warn_unreachable("--confirmation-runs", options.confirmation_runs, options.required_pass_rate)
+    _warn_hyperband_trials(options)
     return space
 
 
@@ -163,6 +164,16 @@ def _warn_unreachable(name: str, runs: int, required_pass_rate: float) -> None:
             "With %s %d even a perfect score has a lower bound of %.3f, below --required-pass-rate %s, "
             "so no setting can be reliable. Use %s %d or more for a search that can succeed.",
             name, runs, best_bound, required_pass_rate, name, needed,
+        )
+
+
+def _warn_hyperband_trials(options: SearchOptions) -> None:
+    # KerasTuner's Hyperband oracle has no trial limit: its brackets decide how many trials run.
+    if options.tuner == "hyperband" and options.max_trials is not None:
+        logger.warning(
+            "--max-trials %d does not apply to --tuner hyperband: Hyperband's brackets, sized by the "
+            "largest epochs value of the space, decide the number of trials.",
+            options.max_trials,
         )
 
 

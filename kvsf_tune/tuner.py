@@ -8,6 +8,7 @@ The oracle (random, Bayesian, Hyperband or grid) is KerasTuner's own.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,10 @@ from kvsf_tune.hypermodels import OBJECTIVE, ReliabilityHyperModel, TrialOutcome
 from kvsf_tune.options import TUNERS
 
 logger = logging.getLogger(__name__)
+
+# Hyperband's reduction factor: each round keeps a third of the trials and trains them three times
+# as long. It is KerasTuner's default, passed explicitly because `hyperband_epochs` relies on it.
+HYPERBAND_FACTOR = 3
 
 
 def make_oracle(name: str, hypermodel: ReliabilityHyperModel, *, max_trials: int, seed: int):
@@ -44,7 +49,9 @@ def make_oracle(name: str, hypermodel: ReliabilityHyperModel, *, max_trials: int
     if name == "grid":
         return keras_tuner.oracles.GridSearchOracle(max_trials=max_trials, **common)
     if name == "hyperband":
-        return keras_tuner.oracles.HyperbandOracle(max_epochs=hyperband_max_epochs(space), **common)
+        return keras_tuner.oracles.HyperbandOracle(
+            max_epochs=hyperband_max_epochs(space), factor=HYPERBAND_FACTOR, **common
+        )
     raise UsageError(f"Unknown tuner {name!r}; use one of: {', '.join(TUNERS)}.")
 
 
@@ -67,6 +74,33 @@ def hyperband_max_epochs(space) -> int:
     if "values" in domain:
         return int(max(domain["values"]))
     return int(domain["max_value"])
+
+
+def hyperband_epochs(max_epochs: int) -> list[int]:
+    """Return the epochs a Hyperband trial can train, smallest first.
+
+    A trial in bracket b and round r trains `ceil(max_epochs / factor ** (b - r))` epochs, and the
+    brackets go down to one epoch. This follows KerasTuner 1.4.8's `HyperbandOracle._get_epochs`
+    with its default minimum of one epoch.
+    """
+    budgets = set()
+    divisor = 1
+    while max_epochs / divisor >= 1:
+        budgets.add(math.ceil(max_epochs / divisor))
+        divisor *= HYPERBAND_FACTOR
+    return sorted(budgets)
+
+
+def experiment_domains(tuner: str, space) -> dict[str, dict]:
+    """Return the hyperparameter domains of a search's TensorBoard HParams experiment.
+
+    Hyperband's space has its epochs fixed at the budget, but each trial trains one of Hyperband's
+    own epoch budgets, so those budgets are the epochs domain.
+    """
+    domains = space.domains()
+    if tuner == "hyperband":
+        domains["epochs"] = {"type": "Int", "values": hyperband_epochs(hyperband_max_epochs(space))}
+    return domains
 
 
 class ReliabilityTuner(keras_tuner.Tuner):

@@ -151,7 +151,7 @@ def _work(options: SearchOptions, space, role, progress) -> None:
 
 def _make_tuner(options: SearchOptions, space, progress, role):
     from kvsf_tune import distributed, resume, tensorboard
-    from kvsf_tune.tuner import make_oracle
+    from kvsf_tune.tuner import experiment_domains, make_oracle
 
     hypermodel = _make_hypermodel(options, space)
     max_trials = options.max_trials or default_max_trials(options, hypermodel.space)
@@ -171,7 +171,8 @@ def _make_tuner(options: SearchOptions, space, progress, role):
 
     with _stdout_to_log():
         resume.reload_oracle(tuner, options.project_dir, tuner_file_existed=tuner_file_existed)
-    tensorboard.write_experiment(options.project_dir, hypermodel.space.domains(), target=options.target)
+    domains = experiment_domains(options.tuner, hypermodel.space)
+    tensorboard.write_experiment(options.project_dir, domains, target=options.target)
     return tuner
 
 

@@ -60,6 +60,14 @@ def test_search_options_unknown_keyword(space, tmp_path):
         search_options("matcher", space=space, log_dir=tmp_path, trials=3)
 
 
+@pytest.mark.parametrize("max_trials, warned", [(3, True), (None, False)])
+def test_hyperband_max_trials_warning(space, tmp_path, caplog, max_trials, warned):
+    with caplog.at_level(logging.WARNING, logger="kvsf_tune.options"):
+        search_options("matcher", space=space, tuner="hyperband", max_trials=max_trials, log_dir=tmp_path)
+
+    assert ("--max-trials 3 does not apply to --tuner hyperband" in caplog.text) is warned
+
+
 def test_search_options_warns_unreachable(space, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="kvsf_tune.options"):
         search_options("matcher", space=space, log_dir=tmp_path, runs=2, confirmation_runs=2)

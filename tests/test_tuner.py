@@ -12,12 +12,14 @@ from kvsf_tune import records, tuning
 from kvsf_tune.errors import UsageError
 from kvsf_tune.hypermodels import HYPERMODELS
 from kvsf_tune.search_space import load_space
-from kvsf_tune.tuner import OBJECTIVE, hyperband_max_epochs, make_oracle
+from kvsf_tune.tuner import HYPERBAND_FACTOR, OBJECTIVE, hyperband_epochs, hyperband_max_epochs, make_oracle
 
 # A 4-run trial with 2 passes is reliable at these values, so every search also confirms.
 SMALL = {"runs": 4, "confirmation_runs": 4, "target": 0.7, "required_pass_rate": 0.1}
 
 HYPERBAND_SPACE_EPOCHS = '[epochs]\ntype = "Int"\nmin_value = 1\nmax_value = 3'
+
+OBJECTIVE_MAX = keras_tuner.Objective(OBJECTIVE, direction="max")
 
 ORACLES = {
     "random": keras_tuner.oracles.RandomSearchOracle,
@@ -65,6 +67,15 @@ def test_hyperband_budget_is_largest_epochs(space, epochs, expected):
     assert hyperband_max_epochs(load_space(space)) == expected
 
 
+@pytest.mark.parametrize("max_epochs", [1, 2, 3, 4, 9, 10, 16, 27, 40])
+def test_hyperband_epochs_match_keras_tuner(max_epochs):
+    oracle = keras_tuner.oracles.HyperbandOracle(objective=OBJECTIVE_MAX, max_epochs=max_epochs, factor=HYPERBAND_FACTOR)
+    brackets = oracle._get_num_brackets()
+    expected = {oracle._get_epochs(bracket, round_) for bracket in range(brackets) for round_ in range(bracket + 1)}
+
+    assert hyperband_epochs(max_epochs) == sorted(expected)
+
+
 def test_bayesian_search_completes(space, tmp_path):
     result = tuning.search("matcher", space=space, max_trials=3, log_dir=tmp_path, **SMALL)
 
@@ -109,3 +120,21 @@ def test_hyperband_records_every_trial(hyperband_search):
     for summary in hyperband_search.trials:
         record = records.load_trial(records.trial_dir(project, summary.trial_id))
         assert record.summary.hyperparameters == summary.hyperparameters
+
+
+def test_hyperband_experiment_lists_budgets(hyperband_search):
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+
+    from kvsf_tune import tensorboard
+
+    configs = [
+        plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content).experiment
+        for value in tensorboard._summary_values(hyperband_search.project_dir)
+        if value.tag == metadata.EXPERIMENT_TAG
+    ]
+    (epochs,) = [info for info in configs[0].hparam_infos if info.name == "epochs"]
+    budgets = [value.number_value for value in epochs.domain_discrete.values]
+
+    assert len(configs) == 1
+    assert budgets == [1, 3]
+    assert {summary.hyperparameters["epochs"] for summary in hyperband_search.trials} <= set(budgets)
