@@ -395,6 +395,7 @@ def check_space_command(
 
     Exit code 0 when the file is valid, 2 with a message naming the file, the key and the value when not.
     """
+    from kvsf_tune import search_space_report
     from kvsf_tune.search_space import load_space, validate_with_keras_tuner
 
     space = load_space(path)
@@ -403,65 +404,9 @@ def check_space_command(
         validate_with_keras_tuner(space)
 
     if as_json:
-        typer.echo(json.dumps(_space_json(space), indent=2))
+        typer.echo(json.dumps(search_space_report.space_json(space), indent=2))
         return
-    description = f" {space.description}" if space.description else ""
-    typer.echo(f"{space.path}: valid search space.{description}")
-    for line in _space_lines(space):
-        typer.echo(line)
-    typer.echo(_grid_line(space.grid_size()))
-
-
-def _space_json(space) -> dict:
-    domains = space.domains()
-    hyperparameters = {}
-    for entry in space.entries:
-        extra = {key: entry.arguments[key] for key in ("step", "sampling", "default") if key in entry.arguments}
-        condition = {"parent_name": entry.parent_name, "parent_values": list(entry.parent_values or [])}
-        hyperparameters[entry.name] = {**domains[entry.name], **extra, **(condition if entry.parent_name else {})}
-    return {
-        "path": str(space.path),
-        "description": space.description,
-        "hyperparameters": hyperparameters,
-        "grid_size": space.grid_size(),
-    }
-
-
-def _space_lines(space) -> list[str]:
-    domains = space.domains()
-    width = max(len(entry.name) for entry in space.entries)
-    return [
-        f"  {entry.name:<{width}}  {entry.type:<7} {_domain_text(entry, domains[entry.name])}"
-        for entry in space.entries
-    ]
-
-
-def _domain_text(entry, domain: dict) -> str:
-    from kvsf_tune.search_space_entry import show
-
-    def shown(value) -> str:
-        return value if isinstance(value, str) else show(value)
-
-    arguments = entry.arguments
-    if "values" in domain:
-        parts = [", ".join(shown(value) for value in domain["values"])]
-    else:
-        parts = [f"{shown(domain['min_value'])} to {shown(domain['max_value'])}"]
-        if "step" in arguments:
-            parts.append(f"step {shown(arguments['step'])}")
-    if arguments.get("sampling", "linear") != "linear":
-        parts.append(f"{arguments['sampling']} sampling")
-    if "default" in arguments:
-        parts.append(f"default {shown(arguments['default'])}")
-    if entry.parent_name is not None:
-        parts.append(f"only when {entry.parent_name} is {' or '.join(shown(v) for v in entry.parent_values)}")
-    return "; ".join(parts)
-
-
-def _grid_line(size: int | None) -> str:
-    if size is None:
-        return "Grid size: infinite, because a Float entry has no step; --tuner grid needs a step on every Float."
-    return f"Grid size: {size} setting{'' if size == 1 else 's'}."
+    typer.echo(search_space_report.space_text(space))
 
 
 def main(argv: list[str] | None = None) -> int:
