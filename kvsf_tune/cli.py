@@ -1,63 +1,24 @@
 """The `kvsf-tune` command line: thin Typer commands over the library modules.
 
 Each command imports TensorFlow, Keras and KerasTuner inside its body, so `--help` prints without
-loading them. Errors of the `KvsfTuneError` hierarchy become one line on stderr and an exit code
-inside the app itself, so Typer's `CliRunner` and the `kvsf-tune` script behave alike. Any other
-exception becomes one line and exit code 1. `-v`/`--debug` prints the traceback as well.
+loading them. `cli_errors` turns the errors of a command into a message on stderr and an exit code.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
-from typer.core import TyperGroup
 
 from kvsf_tune import __version__, console
-from kvsf_tune.errors import EXIT_FAILURE, EXIT_INTERRUPTED, KvsfTuneError
-
-
-class _ErrorReportingGroup(TyperGroup):
-    """The app's command group: it turns an exception of a command into a message and an exit code."""
-
-    def invoke(self, ctx: typer.Context):
-        try:
-            return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, typer.TyperException):
-            raise
-        except KvsfTuneError as error:
-            code = _report(error, error.exit_code, _debug(ctx))
-        except KeyboardInterrupt as error:
-            code = _report(error, EXIT_INTERRUPTED, _debug(ctx), "Interrupted.")
-        except BrokenPipeError:
-            # The reader of stdout has gone (as with `| head`), so nothing more can be shown.
-            _detach_stdout()
-            code = EXIT_FAILURE
-        except Exception as error:
-            hint = "" if _debug(ctx) else " Run again with --debug to see the traceback."
-            message = f"unexpected {type(error).__name__}: {str(error).rstrip('.')}.{hint}"
-            code = _report(error, EXIT_FAILURE, _debug(ctx), message)
-        raise typer.Exit(code)
-
-
-def _detach_stdout() -> None:
-    # Python would report the broken pipe again when it flushes stdout at exit.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-
-
-def _debug(ctx: typer.Context) -> bool:
-    # The root callback stores the settings; an error before it ran shows no traceback.
-    return isinstance(ctx.obj, console.Settings) and ctx.obj.verbose
-
+from kvsf_tune.cli_errors import ErrorReportingGroup, resume_hint
+from kvsf_tune.errors import EXIT_INTERRUPTED
 
 app = typer.Typer(
-    cls=_ErrorReportingGroup,
+    cls=ErrorReportingGroup,
     name="kvsf-tune",
     help="Find training settings for two small Keras models that reliably reach a target accuracy.",
     add_completion=False,
@@ -169,7 +130,7 @@ def search(
         try:
             result = tuning.run(options, progress=progress, role=process_role)
         except KeyboardInterrupt:
-            typer.echo(_resume_hint(ctx), err=True)
+            typer.echo(resume_hint(ctx), err=True)
             raise typer.Exit(EXIT_INTERRUPTED)
 
     if result is None:
@@ -178,28 +139,6 @@ def search(
     _print_result(result, as_json=as_json, quiet=settings.quiet)
     if not result.reliable:
         raise typer.Exit(EXIT_NOT_RELIABLE)
-
-
-def _resume_hint(ctx: typer.Context) -> str:
-    """Return the message naming the command that resumes an interrupted search."""
-    words = ["kvsf-tune", *_option_words(ctx.parent), ctx.info_name, *_option_words(ctx, skip=("overwrite",))]
-    return "Interrupted; finished trials are kept. Resume with: " + shlex.join(words)
-
-
-def _option_words(ctx: typer.Context | None, skip: tuple[str, ...] = ()) -> list[str]:
-    """Return the command-line words of a context's parameters, paths made absolute."""
-    words: list[str] = []
-    for param in ctx.command.params if ctx is not None else []:
-        value = ctx.params.get(param.name)
-        if param.name in skip or value is None or (value == param.default and not isinstance(value, Path)):
-            continue
-        if param.param_type_name == "argument":
-            words.append(str(value))
-        elif getattr(param, "is_flag", False):
-            words.extend(param.opts[:1] if value else [])
-        else:
-            words.extend([param.opts[0], os.path.abspath(value) if isinstance(value, Path) else str(value)])
-    return words
 
 
 def _print_result(result, *, as_json: bool, quiet: bool) -> None:
@@ -412,7 +351,7 @@ def check_space_command(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on `argv` (default: `sys.argv[1:]`) and return its exit code.
 
-    Errors have become a message on stderr by then (see `_ErrorReportingGroup`).
+    Errors have become a message on stderr by then (see `cli_errors.ErrorReportingGroup`).
     """
     args = sys.argv[1:] if argv is None else argv
     command = typer.main.get_command(app)
@@ -421,16 +360,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as done:
         return 0 if done.code is None else done.code
     return 0
-
-
-def _report(error: BaseException, code: int, debug: bool, message: str | None = None) -> int:
-    """Print `Error: <message>` on stderr, after the traceback when `debug` is set; return `code`."""
-    if debug:
-        import traceback
-
-        traceback.print_exception(error)
-    typer.echo(f"Error: {message or error}", err=True)
-    return code
 
 
 if __name__ == "__main__":

@@ -22,9 +22,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from kvsf_tune import console
-from kvsf_tune.cli import _ErrorReportingGroup, app
-from kvsf_tune.errors import EXIT_FAILURE, EXIT_USAGE
+from kvsf_tune.cli import app
+from kvsf_tune.errors import EXIT_USAGE
 from kvsf_tune.search_space import REQUIRED
 
 KVSF_TUNE = Path(sys.executable).with_name("kvsf-tune")
@@ -388,38 +387,6 @@ def test_trials_damaged_record(tmp_path):
     result = invoke("trials", "matcher", "--logdir", tmp_path)
 
     assert_usage_error(result, str(project / "search.json"), "invalid JSON")
-
-
-def dividing_app() -> typer.Typer:
-    """Return a one-command app with the CLI's error handling whose command divides by zero."""
-    test_app = typer.Typer(cls=_ErrorReportingGroup)
-
-    @test_app.callback()
-    def root(ctx: typer.Context, debug: bool = typer.Option(False, "--debug")) -> None:
-        ctx.obj = console.Settings(verbose=debug)
-
-    @test_app.command()
-    def divide() -> None:
-        typer.echo(str(1 / 0))
-
-    return test_app
-
-
-def test_unexpected_error_one_line():
-    result = CliRunner().invoke(dividing_app(), ["divide"])
-
-    assert result.exit_code == EXIT_FAILURE
-    assert result.stderr.startswith("Error: unexpected ZeroDivisionError: division by zero.")
-    assert "--debug" in result.stderr
-    assert result.stderr.count("\n") == 1
-
-
-def test_unexpected_error_debug_traceback():
-    result = CliRunner().invoke(dividing_app(), ["--debug", "divide"])
-
-    assert result.exit_code == EXIT_FAILURE
-    assert "Traceback" in result.stderr
-    assert "ZeroDivisionError" in result.stderr.splitlines()[-1]
 
 
 # The installed script, in subprocesses.
