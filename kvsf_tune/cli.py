@@ -1,7 +1,8 @@
 """The `kvsf-tune` command line: thin Typer commands over the library modules.
 
 Each command imports TensorFlow, Keras and KerasTuner inside its body, so `--help` prints without
-loading them. `cli_errors` turns the errors of a command into a message on stderr and an exit code.
+loading them. `cli_options` declares the arguments and options, and `cli_errors` turns the errors
+of a command into a message on stderr and an exit code.
 """
 
 from __future__ import annotations
@@ -9,13 +10,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING
 
 import typer
 
-from kvsf_tune import __version__, console
+from kvsf_tune import cli_options, console
 from kvsf_tune.cli_errors import ErrorReportingGroup, resume_hint
-from kvsf_tune.errors import EXIT_INTERRUPTED
+from kvsf_tune.errors import EXIT_INTERRUPTED, EXIT_NOT_RELIABLE
+
+if TYPE_CHECKING:
+    from kvsf_tune.distributed import Role
+    from kvsf_tune.tuning import SearchOptions, SearchResult
 
 app = typer.Typer(
     cls=ErrorReportingGroup,
@@ -29,22 +34,12 @@ app = typer.Typer(
 )
 
 
-def _print_version(value: bool) -> None:
-    if value:
-        typer.echo(f"kvsf-tune {__version__}")
-        raise typer.Exit()
-
-
 @app.callback()
 def root(
     ctx: typer.Context,
-    verbose: bool = typer.Option(
-        False, "--verbose", "-v", "--debug", help="Show debug logs, TensorFlow's messages and tracebacks."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final result."),
-    version: Optional[bool] = typer.Option(
-        None, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
-    ),
+    verbose: cli_options.Verbose = False,
+    quiet: cli_options.Quiet = False,
+    version: cli_options.Version = None,
 ) -> None:
     """Find training settings for two small Keras models that reliably reach a target accuracy."""
     console.configure(verbose=verbose, quiet=quiet)
@@ -54,45 +49,23 @@ def root(
 @app.command()
 def search(
     ctx: typer.Context,
-    model: str = typer.Argument(..., help="Model to tune: voter or matcher."),
-    space: Optional[Path] = typer.Option(
-        None, "--space", help="Search-space TOML file. Default: search_spaces/MODEL.toml."
-    ),
-    tuner: str = typer.Option("random", "--tuner", help="KerasTuner tuner: random, bayesian, hyperband or grid."),
-    max_trials: Optional[int] = typer.Option(
-        None, "--max-trials", help="Trials to run. Default: 16 for the matcher, 12 for the voter."
-    ),
-    runs: int = typer.Option(48, "--runs", help="Independent runs (seeds) per trial."),
-    target: float = typer.Option(0.95, "--target", help="Validation accuracy a run must reach (fraction 0-1)."),
-    required_pass_rate: float = typer.Option(
-        0.9, "--required-pass-rate", help="Wilson 95% lower bound of the pass rate a reliable setting reaches (0-1)."
-    ),
-    confirmation_runs: int = typer.Option(
-        64, "--confirmation-runs", help="Fresh runs that confirm the best setting after the search."
-    ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the tuner, the runs' initialisations and batch orders."),
-    logdir: Path = typer.Option(Path("logs"), "--logdir", help="Output folder; one sub-folder per search."),
-    project: Optional[str] = typer.Option(None, "--project", help="Search folder inside --logdir. Default: the model name."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Start over instead of resuming a search in the same folder."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout and nothing else there."),
-    workers: Optional[int] = typer.Option(
-        None,
-        "--workers",
-        help="Train trials in this many worker processes, with KerasTuner's oracle on 127.0.0.1. "
-        "Default: one process trains every trial.",
-    ),
-    role: Optional[str] = typer.Option(
-        None, "--role", help="Part in a search over several machines: chief (serves the oracle) or worker."
-    ),
-    oracle: Optional[str] = typer.Option(
-        None,
-        "--oracle",
-        help="HOST:PORT the chief listens on (port 0: any free port) or a worker connects to. "
-        "Default: KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT.",
-    ),
-    tuner_id: Optional[str] = typer.Option(
-        None, "--tuner-id", help="A worker's id, unique per worker, for example tuner1. Default: KERASTUNER_TUNER_ID."
-    ),
+    model: cli_options.SearchModel,
+    space: cli_options.Space = None,
+    tuner: cli_options.Tuner = "random",
+    max_trials: cli_options.MaxTrials = None,
+    runs: cli_options.Runs = 48,
+    target: cli_options.Target = 0.95,
+    required_pass_rate: cli_options.RequiredPassRate = 0.9,
+    confirmation_runs: cli_options.ConfirmationRuns = 64,
+    seed: cli_options.Seed = 0,
+    logdir: cli_options.LogDir = Path("logs"),
+    project: cli_options.Project = None,
+    overwrite: cli_options.Overwrite = False,
+    as_json: cli_options.Json = False,
+    workers: cli_options.Workers = None,
+    role: cli_options.Role = None,
+    oracle: cli_options.Oracle = None,
+    tuner_id: cli_options.TunerId = None,
 ) -> None:
     """Search for a training setting that reaches --target on nearly every seed.
 
@@ -101,31 +74,30 @@ def search(
     The same command on an existing search resumes it. Exit code 0 when a confirmed reliable setting
     exists, 3 when none was found, 130 when interrupted.
     """
-    settings: console.Settings = ctx.obj
-    from kvsf_tune import tuning
+    from kvsf_tune import distributed, tuning
 
     # Options and the search-space file are checked before TensorFlow takes seconds to load.
     options = tuning.search_options(
-        model,
-        space=space,
-        runs=runs,
-        target=target,
-        required_pass_rate=required_pass_rate,
-        tuner=tuner,
-        max_trials=max_trials,
-        seed=seed,
-        log_dir=logdir,
-        project=project,
-        overwrite=overwrite,
+        model, space=space, runs=runs, target=target, required_pass_rate=required_pass_rate, tuner=tuner,
+        max_trials=max_trials, seed=seed, log_dir=logdir, project=project, overwrite=overwrite,
         confirmation_runs=confirmation_runs,
     )
-    from kvsf_tune import distributed
-
     process_role = distributed.parse_role(workers=workers, role=role, oracle=oracle, tuner_id=tuner_id)
-    console.load_tensorflow(settings)
-    from kvsf_tune.errors import EXIT_NOT_RELIABLE
+    _run_search(ctx, options, process_role, as_json=as_json)
+
+
+def _run_search(ctx: typer.Context, options: SearchOptions, process_role: Role, *, as_json: bool) -> None:
+    """Load TensorFlow, run the search with a progress display, then print the result.
+
+    Raises:
+        typer.Exit: With code 130 after printing the resume command when interrupted, or code 3 when
+            the search found no confirmed reliable setting.
+    """
+    from kvsf_tune import tuning
     from kvsf_tune.progress import SearchProgress
 
+    settings: console.Settings = ctx.obj
+    console.load_tensorflow(settings)
     with SearchProgress(enabled=not (settings.quiet or as_json)) as progress:
         try:
             result = tuning.run(options, progress=progress, role=process_role)
@@ -141,7 +113,7 @@ def search(
         raise typer.Exit(EXIT_NOT_RELIABLE)
 
 
-def _print_result(result, *, as_json: bool, quiet: bool) -> None:
+def _print_result(result: SearchResult, *, as_json: bool, quiet: bool) -> None:
     from kvsf_tune import report
 
     if as_json:
@@ -155,10 +127,10 @@ def _print_result(result, *, as_json: bool, quiet: bool) -> None:
 
 @app.command()
 def trials(
-    model: str = typer.Argument(..., help="Model whose search to list: voter or matcher."),
-    logdir: Path = typer.Option(Path("logs"), "--logdir", help="Output folder of the search."),
-    project: Optional[str] = typer.Option(None, "--project", help="Search folder inside --logdir. Default: the model name."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout, as `search --json` does."),
+    model: cli_options.TrialsModel,
+    logdir: cli_options.SearchLogDir = Path("logs"),
+    project: cli_options.Project = None,
+    as_json: cli_options.TrialsJson = False,
 ) -> None:
     """List a search's stored trials, best first, without training anything."""
     from kvsf_tune import tuning
@@ -174,25 +146,14 @@ def trials(
 @app.command("export")
 def export_command(
     ctx: typer.Context,
-    model: str = typer.Argument(..., help="Model whose search to export from: voter or matcher."),
-    logdir: Path = typer.Option(Path("logs"), "--logdir", help="Output folder of the search."),
-    project: Optional[str] = typer.Option(None, "--project", help="Search folder inside --logdir. Default: the model name."),
-    trial: Optional[str] = typer.Option(
-        None, "--trial", help="Trial id to export. Default: the trial the search confirmed as reliable."
-    ),
-    out: Optional[Path] = typer.Option(
-        None,
-        "--out",
-        help="Output path. Default: LOGDIR/PROJECT/export/MODEL_trial_ID.keras, "
-        "or a folder ending in _savedmodel for --format savedmodel.",
-    ),
-    format: str = typer.Option(
-        "keras", "--format", help="keras: one .keras file. savedmodel: a TensorFlow SavedModel folder for serving."
-    ),
-    api: str = typer.Option("sequential", "--api", help="Voter only: sequential or functional. The matcher is functional."),
-    allow_unreliable: bool = typer.Option(
-        False, "--allow-unreliable", help="Export a completed trial that is not reliable. Failed trials are never exported."
-    ),
+    model: cli_options.ExportModel,
+    logdir: cli_options.SearchLogDir = Path("logs"),
+    project: cli_options.Project = None,
+    trial: cli_options.Trial = None,
+    out: cli_options.ExportOut = None,
+    format: cli_options.Format = "keras",
+    api: cli_options.Api = "sequential",
+    allow_unreliable: cli_options.AllowUnreliable = False,
 ) -> None:
     """Export one run of a trial as a plain Keras model, with a model card (.card.json) beside it.
 
@@ -219,15 +180,10 @@ def export_command(
 @app.command("evaluate")
 def evaluate_command(
     ctx: typer.Context,
-    path: Path = typer.Argument(..., help="Exported model: a .keras file or a SavedModel folder."),
-    data_seed: int = typer.Option(42, "--data-seed", help="Seed of the exercise's dataset whose validation split is used."),
-    data: Optional[Path] = typer.Option(
-        None,
-        "--data",
-        help="Labelled data instead of the validation split. .npz: voter x (n, 9) and y (n,); matcher s1, s2 "
-        "(n, 5) and y. .csv: voter 9 columns, matcher 10 (s1 then s2), then the label 0 or 1; optional header row.",
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout and nothing else there."),
+    path: cli_options.ModelFile,
+    data_seed: cli_options.DataSeed = 42,
+    data: cli_options.Data = None,
+    as_json: cli_options.Json = False,
 ) -> None:
     """Report a model's accuracy and loss on the exercise's validation split or on your data.
 
@@ -250,36 +206,26 @@ def evaluate_command(
 @app.command("predict")
 def predict_command(
     ctx: typer.Context,
-    path: Path = typer.Argument(..., help="Exported model: a .keras file or a SavedModel folder."),
-    input: Path = typer.Option(
-        ...,
-        "--input",
-        help="Rows to predict. .npz: voter x (n, 9); matcher s1, s2 (n, 5). .csv: voter 9 columns, matcher 10 "
-        "(s1 then s2), optional header row; one extra last column (a label) is ignored.",
-    ),
-    out: Optional[Path] = typer.Option(
-        None, "--out", help="Output .csv (probability,class) or .npz. Default: INPUT_STEM.predictions.csv beside the input."
-    ),
+    path: cli_options.ModelFile,
+    input: cli_options.Input,
+    out: cli_options.PredictOut = None,
 ) -> None:
     """Write the probability of class 1 and the 0/1 class (probability > 0.5) of every input row."""
     console.load_tensorflow(ctx.obj)
     from kvsf_tune import inference
 
     prediction = inference.predict_file(path, input, out=out)
+    negatives = prediction.rows - prediction.positives
     typer.echo(str(prediction.path))
-    typer.echo(f"Predicted {prediction.rows} rows: {prediction.positives} of class 1, {prediction.rows - prediction.positives} of class 0.")
+    typer.echo(f"Predicted {prediction.rows} rows: {prediction.positives} of class 1, {negatives} of class 0.")
 
 
 @app.command("tensorboard")
 def tensorboard_command(
     ctx: typer.Context,
-    logdir: Path = typer.Option(
-        Path("logs"), "--logdir", help="Folder to show: the log dir of the searches or one search's folder."
-    ),
-    port: int = typer.Option(6006, "--port", help="TCP port to serve on (1-65535)."),
-    host: str = typer.Option(
-        "127.0.0.1", "--host", help="Address to bind. Any non-loopback address lets other machines open it."
-    ),
+    logdir: cli_options.TensorBoardLogDir = Path("logs"),
+    port: cli_options.Port = 6006,
+    host: cli_options.Host = "127.0.0.1",
 ) -> None:
     """Start TensorBoard on a search's log dir and run until Ctrl-C.
 
@@ -296,15 +242,11 @@ def tensorboard_command(
 @app.command("benchmark")
 def benchmark_command(
     ctx: typer.Context,
-    replicas: str = typer.Option(
-        "1,16,64,256", "--replicas", help="Bank sizes to time, comma-separated; each runs in a fresh process."
-    ),
-    epochs: int = typer.Option(10, "--epochs", min=1, help="Training epochs of every fit (the exercise uses 10)."),
-    plain_fits: int = typer.Option(1, "--plain-fits", min=1, help="Plain model.fit runs averaged for each baseline."),
-    rows: Optional[int] = typer.Option(
-        None, "--rows", min=4, hidden=True, help="Train on the first ROWS rows only (quick checks)."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout and nothing else there."),
+    replicas: cli_options.Replicas = "1,16,64,256",
+    epochs: cli_options.Epochs = 10,
+    plain_fits: cli_options.PlainFits = 1,
+    rows: cli_options.Rows = None,
+    as_json: cli_options.Json = False,
 ) -> None:
     """Time the replica bank against plain model.fit on the exercise's matcher settings.
 
@@ -322,13 +264,9 @@ def benchmark_command(
 @app.command("check-space")
 def check_space_command(
     ctx: typer.Context,
-    path: Path = typer.Argument(..., help="Search-space TOML file to check."),
-    keras_tuner: bool = typer.Option(
-        False,
-        "--keras-tuner",
-        help="Also declare every entry with KerasTuner, as a search does. This loads TensorFlow, which takes seconds.",
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout and nothing else there."),
+    path: cli_options.SpaceFile,
+    keras_tuner: cli_options.KerasTuner = False,
+    as_json: cli_options.Json = False,
 ) -> None:
     """Check a search-space file without training, then show each hyperparameter's domain and the grid size.
 
