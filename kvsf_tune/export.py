@@ -272,7 +272,8 @@ def _write_export(
     card = make_card(record, run, search=search, confirmation=confirmation, plain=plain, path=path, format=format, api=api)
     card_path = card_path_for(path, format)
     records.write_json_atomically(card_path, card)
-    logger.info("Wrote %s and its model card %s", path, card_path)
+    # Debug level, because `kvsf-tune export` prints the path and the summary on stdout already.
+    logger.debug("Wrote %s and its model card %s", path, card_path)
     return ExportResult(path=path, card_path=card_path, card=card)
 
 

@@ -117,6 +117,18 @@ def test_export_prints_path_and_summary(exported):
     assert "trial 00" in lines[1]
 
 
+def test_export_summary_only_on_stdout(export_search, tmp_path):
+    # stdout has the path and the summary line, so the log on stderr must not repeat them.
+    log_dir, _ = export_search
+    out = tmp_path / "voter.keras"
+
+    outcome = run_cli("export", "voter", "--logdir", log_dir, "--out", out)
+
+    assert outcome.code == 0, outcome.stderr
+    assert outcome.stdout.splitlines()[0] == str(out)
+    assert str(out) not in outcome.stderr
+
+
 def test_export_card_run_has_lowest_train_loss(exported, export_search):
     _, trials = export_search
     card = exported["matcher"]["card"]
