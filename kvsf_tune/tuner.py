@@ -12,9 +12,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+import keras
 import keras_tuner
 
-from kvsf_tune import records, reliability, replicas, tensorboard
+from kvsf_tune import interrupts, records, reliability, replicas, tensorboard
 from kvsf_tune.confirmation import failure_reason
 from kvsf_tune.errors import UsageError
 from kvsf_tune.hypermodels import OBJECTIVE, ReliabilityHyperModel, TrialOutcome, trial_metrics
@@ -135,6 +136,10 @@ class ReliabilityTuner(keras_tuner.Tuner):
             raise keras_tuner.errors.FailedTrialError(record.summary.message)
         return trial_metrics(record.summary)
 
+    def on_trial_begin(self, trial):
+        interrupts.raise_if_interrupted()
+        super().on_trial_begin(trial)
+
     def save_model(self, trial_id, model, step=0):
         # The bank's weights are saved by `run_trial` in kvsf-tune's own layout.
         return None
@@ -195,6 +200,13 @@ def train_and_record(
     return record
 
 
+class InterruptCheck(keras.callbacks.Callback):
+    """Stops training at the end of an epoch if a Ctrl-C arrived and its exception was swallowed."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        interrupts.raise_if_interrupted()
+
+
 def _trial_callbacks(
     hypermodel: ReliabilityHyperModel,
     setting: dict,
@@ -205,7 +217,10 @@ def _trial_callbacks(
     progress,
 ) -> list:
     """Return the trial's TensorBoard callback and, with a progress reporter, announce the trial."""
-    callbacks = [tensorboard.epoch_curves(folder, restarts=int(setting["restarts"]), target=hypermodel.target)]
+    callbacks = [
+        tensorboard.epoch_curves(folder, restarts=int(setting["restarts"]), target=hypermodel.target),
+        InterruptCheck(),
+    ]
     if progress is not None:
         progress.trial_started(trial_id, setting, confirmation=confirmation_of is not None)
         callbacks.append(progress.epoch_callback())

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kvsf_tune import records, reliability
+from kvsf_tune import interrupts, records, reliability
 from kvsf_tune.errors import UsageError
 
 # The CLI imports the options' names from `tuning`, so they stay importable here.
@@ -114,13 +114,15 @@ def run(options: SearchOptions, *, progress=None, role=None) -> SearchResult | N
         return None
 
     options, state = resume.start_record(options, default_max_trials=default_max_trials(options, space))
-    tuner = _make_tuner(options, space, progress, role)
-    if role.kind == distributed.SINGLE:
-        _search_here(tuner, options, progress)
-    else:
-        with _stdout_to_log():
-            distributed.serve(tuner, options, role)
-    return finish(options, tuner.hypermodel, state, progress=progress)
+    with interrupts.recorded_interrupts():
+        tuner = _make_tuner(options, space, progress, role)
+        if role.kind == distributed.SINGLE:
+            _search_here(tuner, options, progress)
+        else:
+            with _stdout_to_log():
+                distributed.serve(tuner, options, role)
+        interrupts.raise_if_interrupted()
+        return finish(options, tuner.hypermodel, state, progress=progress)
 
 
 def _search_here(tuner, options: SearchOptions, progress) -> None:
@@ -144,7 +146,7 @@ def _work(options: SearchOptions, space, role, progress) -> None:
         tuner.oracle.get_space()
     resume.check_joined_search(options, role.tuner_id)
 
-    with _stdout_to_log():
+    with _stdout_to_log(), interrupts.recorded_interrupts():
         tuner.search()
     logger.info("Worker %s finished: the oracle has no trials left.", role.tuner_id)
 
