@@ -46,7 +46,9 @@ def make_oracle(name: str, hypermodel: ReliabilityHyperModel, *, max_trials: int
     if name == "random":
         return keras_tuner.oracles.RandomSearchOracle(max_trials=max_trials, **common)
     if name == "bayesian":
-        return keras_tuner.oracles.BayesianOptimizationOracle(max_trials=max_trials, **common)
+        return keras_tuner.oracles.BayesianOptimizationOracle(
+            max_trials=max_trials, num_initial_points=bayesian_initial_points(space, max_trials), **common
+        )
     if name == "grid":
         return keras_tuner.oracles.GridSearchOracle(max_trials=max_trials, **common)
     if name == "hyperband":
@@ -54,6 +56,17 @@ def make_oracle(name: str, hypermodel: ReliabilityHyperModel, *, max_trials: int
             max_epochs=hyperband_max_epochs(space), factor=HYPERBAND_FACTOR, **common
         )
     raise UsageError(f"Unknown tuner {name!r}; use one of: {', '.join(TUNERS)}.")
+
+
+def bayesian_initial_points(space, max_trials: int) -> int:
+    """Return how many random trials the Bayesian oracle runs before its Gaussian process.
+
+    KerasTuner's default is three per hyperparameter: 18 for the default spaces, more than a default
+    search's 12 or 16 trials, so the Gaussian process would never run. Half of the trials, and at
+    least 3, are random instead, unless KerasTuner's default is smaller.
+    """
+    keras_tuner_default = max(3 * len(space.hyperparameters().space), 3)
+    return min(keras_tuner_default, max(3, max_trials // 2))
 
 
 def oracle_seed(seed: int) -> int:

@@ -11,8 +11,15 @@ import pytest
 from kvsf_tune import records, tuning
 from kvsf_tune.errors import UsageError
 from kvsf_tune.hypermodels import HYPERMODELS
-from kvsf_tune.search_space import load_space
-from kvsf_tune.tuner import HYPERBAND_FACTOR, OBJECTIVE, hyperband_epochs, hyperband_max_epochs, make_oracle
+from kvsf_tune.search_space import default_space_path, load_space
+from kvsf_tune.tuner import (
+    HYPERBAND_FACTOR,
+    OBJECTIVE,
+    bayesian_initial_points,
+    hyperband_epochs,
+    hyperband_max_epochs,
+    make_oracle,
+)
 
 # A 4-run trial with 2 passes is reliable at these values, so every search also confirms.
 SMALL = {"runs": 4, "confirmation_runs": 4, "target": 0.7, "required_pass_rate": 0.1}
@@ -138,3 +145,19 @@ def test_hyperband_experiment_lists_budgets(hyperband_search):
     assert len(configs) == 1
     assert budgets == [1, 3]
     assert {summary.hyperparameters["epochs"] for summary in hyperband_search.trials} <= set(budgets)
+
+
+@pytest.mark.parametrize("max_trials, expected", [(16, 8), (4, 3), (1, 3), (100, 18)])
+def test_bayesian_initial_points(max_trials, expected):
+    space = load_space(default_space_path("matcher"))
+
+    assert len(space.hyperparameters().space) == 6
+    assert bayesian_initial_points(space, max_trials) == expected
+
+
+def test_bayesian_oracle_gets_initial_points(space):
+    hypermodel = HYPERMODELS["matcher"](load_space(space), runs=4, target=0.7, seed=0, data_seed=42)
+
+    oracle = make_oracle("bayesian", hypermodel, max_trials=8, seed=0)
+
+    assert oracle.num_initial_points == 4
