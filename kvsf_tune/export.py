@@ -159,7 +159,11 @@ def _no_winner_reason(project: Path, search: dict) -> str:
             f"{confirmation.get('trial_id')}, {_confirmation_text(confirmation, search)}."
         )
     if search.get("status") == "running":
-        return f"The search in {project} is still running and has no confirmed reliable trial yet."
+        return (
+            f"The search in {project} has not finished (it was stopped, or it is still running in another "
+            "process) and has no confirmed reliable trial yet. Run the same `kvsf-tune search` command to "
+            "resume it."
+        )
     return f"The search in {project} found no reliable trial to confirm."
 
 

@@ -24,6 +24,7 @@ DEFAULT_RUNS = 48
 CONFIRMATION_RUNS = 64
 DEFAULT_MAX_TRIALS = {"voter": 12, "matcher": 16}
 TUNERS = ("random", "bayesian", "hyperband", "grid")
+DEFAULT_LOG_DIR = Path("logs")
 # NumPy's and scikit-learn's random states accept seeds from 0 to 2**32 - 1.
 MAX_SEED = 2**32 - 1
 
@@ -58,7 +59,7 @@ class SearchOptions:
     tuner: str = "random"
     max_trials: int | None = None
     seed: int = 0
-    log_dir: Path = Path("logs")
+    log_dir: Path = DEFAULT_LOG_DIR
     project: str | None = None
     overwrite: bool = False
     data_seed: int = 42
@@ -107,11 +108,16 @@ def _space_path(model: str, space: str | os.PathLike | None) -> Path:
     return Path(space) if space is not None else default_space_path(model)
 
 
-def validate(options: SearchOptions) -> SearchSpace:
+def validate(options: SearchOptions, *, warn: bool = True) -> SearchSpace:
     """Check every option and the search-space file, then return the loaded search space.
 
     It imports no TensorFlow, Keras or KerasTuner and leaves nothing on disk. The CLI therefore
     calls it before loading TensorFlow, so a bad option fails within a fraction of a second.
+
+    Args:
+        options: The search's options.
+        warn: Log a warning for options that are valid but cannot work as the user may expect, such
+            as too few runs to prove reliability. Defaults to `True`.
 
     Raises:
         UsageError: If an option is invalid. The message names the option and the value.
@@ -123,9 +129,10 @@ def validate(options: SearchOptions) -> SearchSpace:
     space = load_space(options.space)
     _check_grid(options, space)
     _check_log_dir(options.log_dir, options.project_dir)
-    _warn_unreachable("--runs", options.runs, options.required_pass_rate)
-    _warn_unreachable("--confirmation-runs", options.confirmation_runs, options.required_pass_rate)
-    _warn_hyperband_trials(options)
+    if warn:
+        _warn_unreachable("--runs", options.runs, options.required_pass_rate)
+        _warn_unreachable("--confirmation-runs", options.confirmation_runs, options.required_pass_rate)
+        _warn_hyperband_trials(options)
     return space
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
+from kvsf_tune.options import DEFAULT_LOG_DIR
 from kvsf_tune.progress import describe
 from kvsf_tune.reliability import COMPLETED, TrialSummary, runs_needed, wilson_lower_bound
 
@@ -87,6 +91,8 @@ def _note(result, summary: TrialSummary) -> str:
 
 def verdict(result) -> str:
     """Return the one-paragraph outcome of a search."""
+    if not result.finished:
+        return _unfinished(result)
     if not result.trials:
         return "No trial finished; nothing to rank."
     if all(summary.status != COMPLETED for summary in result.trials):
@@ -99,8 +105,8 @@ def verdict(result) -> str:
             f"Reliable setting found: trial {best.trial_id} ({setting}). It passed {best.passes}/{best.runs} "
             f"runs in the search and {c['passes']}/{c['runs']} on fresh seeds "
             f"(lower bound {c['pass_rate_lower_bound']:.3f} >= {result.required_pass_rate}).\n"
-            f"Next: `kvsf-tune export {result.model}` writes it as a .keras model; "
-            "`kvsf-tune tensorboard` shows every trial."
+            f"Next: `kvsf-tune export {result.model}{_search_location(result)}` writes it as a .keras model; "
+            f"`kvsf-tune tensorboard{_log_dir_option(result)}` shows every trial."
         )
     if result.confirmations:
         c = result.confirmation
@@ -121,3 +127,29 @@ def verdict(result) -> str:
         f"passed, lower bound {best.pass_rate_lower_bound:.3f} < {result.required_pass_rate}. "
         "Try more trials (--max-trials), another search space (--space) or a lower --required-pass-rate."
     )
+
+
+def _unfinished(result) -> str:
+    recorded = len(result.trials)
+    if result.max_trials:
+        count = f"{recorded} of {result.max_trials} trials"
+    else:
+        count = f"{recorded} trial" if recorded == 1 else f"{recorded} trials"
+    return (
+        f"The search has not finished: {count} recorded. It was stopped, or it "
+        "is still running in another process. Run the same `kvsf-tune search` command again to resume it."
+    )
+
+
+def _search_location(result) -> str:
+    """Return the command-line options that locate this search, or "" for the default location."""
+    project = result.project_dir.name
+    project_option = "" if project == result.model else f" --project {shlex.quote(project)}"
+    return _log_dir_option(result) + project_option
+
+
+def _log_dir_option(result) -> str:
+    log_dir = result.project_dir.parent
+    if log_dir.resolve() == Path(DEFAULT_LOG_DIR).resolve():
+        return ""
+    return f" --logdir {shlex.quote(str(log_dir))}"

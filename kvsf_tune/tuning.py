@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kvsf_tune import interrupts, records, reliability
@@ -49,6 +49,10 @@ class SearchResult:
         reliable: Whether a setting was reliable in the search and again on fresh seeds.
         confirmation: The confirmation of `best`, or `None` when nothing was confirmed.
         required_pass_rate: The lower bound a reliable setting reaches.
+        confirmations: Every confirmation made, in order.
+        finished: Whether the search ran to its end. A stopped search, or one still running in
+            another process, is read back with `False`.
+        max_trials: The trials the search runs in all, when known.
     """
 
     model: str
@@ -59,6 +63,8 @@ class SearchResult:
     confirmation: dict | None
     required_pass_rate: float = reliability.DEFAULT_REQUIRED_PASS_RATE
     confirmations: tuple[dict, ...] = field(default=())
+    finished: bool = True
+    max_trials: int | None = None
 
     def to_json(self) -> dict:
         """Return the result in the documented `--json` schema."""
@@ -108,7 +114,8 @@ def run(options: SearchOptions, *, progress=None, role=None) -> SearchResult | N
     from kvsf_tune import distributed, resume
 
     role = role or distributed.Role()
-    space = validate(options)
+    # `search_options` has checked the options and warned already, so only the space is loaded again.
+    space = validate(options, warn=False)
     if role.kind == distributed.WORKER:
         _work(options, space, role, progress)
         return None
@@ -285,4 +292,5 @@ def load_result(log_dir: str | os.PathLike, project: str) -> SearchResult:
     state = records.load_search(folder)
     ranked = reliability.rank(collect_summaries(folder))
     confirmations = list(state.get("confirmations") or [])
-    return make_result(state["model"], folder, ranked, confirmations, state["required_pass_rate"])
+    result = make_result(state["model"], folder, ranked, confirmations, state["required_pass_rate"])
+    return replace(result, finished=state.get("status") != "running", max_trials=state.get("max_trials"))

@@ -227,7 +227,9 @@ def save_trial(project: Path, trial_id: str, model: str, trained, *, target: flo
     return record
 
 
-def save_search(project: Path, model: str, trial_ids: list[str], confirmation: dict | None) -> None:
+def save_search(
+    project: Path, model: str, trial_ids: list[str], confirmation: dict | None, *, status: str = "finished", max_trials: int | None = None
+) -> None:
     records.save_search(
         project,
         {
@@ -240,13 +242,13 @@ def save_search(project: Path, model: str, trial_ids: list[str], confirmation: d
             "seed": 0,
             "data_seed": DATA_SEED,
             "tuner": "random",
-            "max_trials": len(trial_ids),
+            "max_trials": max_trials or len(trial_ids),
             "space": f"search_spaces/{model}.toml",
             "trial_ids": trial_ids,
             "best": trial_ids[0] if trial_ids else None,
             "reliable": bool(confirmation and confirmation["reliable"]),
             "confirmation": confirmation,
-            "status": "finished",
+            "status": status,
         },
     )
 
@@ -275,7 +277,11 @@ def expected_probabilities(log_dir: Path, model: str, record, api: str) -> np.nd
 
 @pytest.fixture(scope="session")
 def export_search(tmp_path_factory):
-    """Write a voter search (trials 00 reliable, 01 unreliable, 02 failed) and a matcher search."""
+    """Write a voter search (trials 00 reliable, 01 unreliable, 02 failed) and a matcher search.
+
+    Also voter searches whose confirmation failed (`unconfirmed`), whose only trial failed
+    (`all_failed`), without trials (`empty`) and stopped after 1 of 4 trials (`stopped`).
+    """
     log_dir = tmp_path_factory.mktemp("logs")
     trials = {}
     for model in ("voter", "matcher"):
@@ -291,6 +297,8 @@ def export_search(tmp_path_factory):
         shutil.copytree(voter / copied, log_dir / name / copied)
         save_search(log_dir / name, "voter", [copied.removeprefix("trial_")], confirmed)
     save_search(log_dir / "empty", "voter", [], None)
+    shutil.copytree(voter / "trial_00", log_dir / "stopped" / "trial_00")
+    save_search(log_dir / "stopped", "voter", ["00"], None, status="running", max_trials=4)
     return log_dir, trials
 
 

@@ -245,6 +245,7 @@ REJECTIONS = {
     "failed-trial": (["--trial", "02"], "Trial 02 failed"),
     "failed-trial-allowed": (["--trial", "02", "--allow-unreliable"], "not even with --allow-unreliable"),
     "failed-confirmation": (["--project", "unconfirmed"], "confirmation of trial 00"),
+    "unfinished-search": (["--project", "stopped"], "has not finished"),
     "failed-confirmation-trial": (["--project", "unconfirmed", "--trial", "00"], "failed its confirmation"),
     "keras-out-suffix": (["--out", "{tmp}/model.h5"], "model.h5"),
     "savedmodel-out-suffix": (["--format", "savedmodel", "--out", "{tmp}/model.keras"], "model.keras"),
