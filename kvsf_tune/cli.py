@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from kvsf_tune import cli_options, console
+from kvsf_tune import cli_errors, cli_options, console
 from kvsf_tune.cli_errors import ErrorReportingGroup, resume_hint
 from kvsf_tune.errors import EXIT_INTERRUPTED, EXIT_NOT_RELIABLE
 
@@ -294,10 +294,18 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="kvsf-tune", standalone_mode=True)
+        # Not standalone, so that a usage error reaches this function instead of Typer's boxed panel.
+        code = command.main(args=args, prog_name="kvsf-tune", standalone_mode=False)
+    except typer.TyperException as error:
+        line = cli_errors.usage_error_line(error, args)
+        if line:
+            typer.echo(line, err=True)
+        return error.exit_code
+    except typer.Abort:
+        return EXIT_INTERRUPTED
     except SystemExit as done:
         return 0 if done.code is None else done.code
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -84,3 +84,38 @@ def _option_words(ctx: typer.Context | None, skip: tuple[str, ...] = ()) -> list
         else:
             words.extend([param.opts[0], os.path.abspath(value) if isinstance(value, Path) else str(value)])
     return words
+
+
+def usage_error_line(error: typer.TyperException, args: list[str]) -> str:
+    """Return a command-line parsing error as one line that names the value and the help command.
+
+    Args:
+        error: Typer's usage error, such as an option value of the wrong type or an unknown command.
+        args: The command-line words, searched for the value of the option that was rejected.
+
+    Returns:
+        The line, or "" when there is nothing to add to what Typer has printed.
+    """
+    message = error.format_message().rstrip(".")
+    if not message:
+        # `kvsf-tune` with no command has printed the full help already, so no line is added.
+        return ""
+    value = _option_value(getattr(error, "param", None), args)
+    if value is not None:
+        message = f"{message} (received {value!r})"
+    context = getattr(error, "ctx", None)
+    command = context.command_path if context is not None else "kvsf-tune"
+    ending = "" if message.endswith(("?", "!")) else "."
+    return f"Error: {message}{ending} Run `{command} --help` for the options."
+
+
+def _option_value(param, args: list[str]) -> str | None:
+    """Return the word given to an option on the command line, or `None` if it is not found."""
+    names = getattr(param, "opts", []) if getattr(param, "param_type_name", "") == "option" else []
+    for index, word in enumerate(args):
+        for name in names:
+            if word == name and index + 1 < len(args):
+                return args[index + 1]
+            if word.startswith(f"{name}="):
+                return word.split("=", 1)[1]
+    return None

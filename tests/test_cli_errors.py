@@ -1,6 +1,7 @@
 """Tests of `cli_errors`: errors and interruptions of a command become one line on stderr and an exit code.
 
-Each test builds a small Typer app with the CLI's command group, so no command trains anything.
+Most tests build a small Typer app with the CLI's command group, so no command trains anything. The
+parsing-error tests run the real entry point, `cli.main`, on words that fail before any command runs.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ import os
 import shlex
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
 from kvsf_tune import console
 from kvsf_tune.cli_errors import ErrorReportingGroup, resume_hint
 from kvsf_tune.errors import EXIT_FAILURE, EXIT_INTERRUPTED
+from conftest import run_cli
 
 
 def failing_app(error: BaseException) -> typer.Typer:
@@ -87,3 +90,34 @@ def test_resume_hint_repeats_command():
     words = shlex.split(result.stdout[len(prefix) :])
     # --runs 48 is the default, so it is left out; --overwrite would discard the finished trials.
     assert words == ["kvsf-tune", "--quiet", "search", "matcher", "--logdir", os.path.abspath("logs"), "--runs", "4", "--json"]
+
+
+# --- command-line parsing errors, through the real entry point ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, named, help_command",
+    [
+        (["search", "matcher", "--max-trials", "abc"], "'abc'", "kvsf-tune search --help"),
+        (["search", "matcher", "--target=high"], "'high'", "kvsf-tune search --help"),
+        (["serch"], "'serch'", "kvsf-tune --help"),
+        (["search"], "'model'", "kvsf-tune search --help"),
+    ],
+)
+def test_parse_error_is_one_line(args, named, help_command):
+    outcome = run_cli(*args)
+
+    assert outcome.code == 2
+    assert outcome.stdout == ""
+    assert len(outcome.stderr.strip().splitlines()) == 1
+    assert named in outcome.stderr
+    assert f"`{help_command}`" in outcome.stderr
+    assert "╭" not in outcome.stderr
+
+
+def test_no_command_prints_help_only():
+    outcome = run_cli()
+
+    assert outcome.code == 2
+    assert "Usage: kvsf-tune" in outcome.stdout
+    assert outcome.stderr == ""
