@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kvsf_tune import records, reliability
-from kvsf_tune.data import MODEL_NAMES, VOTER_BITS
+from kvsf_tune.data import VOTER_BITS, check_model_name
 from kvsf_tune.errors import ExportError, LogDirError, TrialNotFoundError, UsageError
 from kvsf_tune.model_card import card_path_for, make_card
 from kvsf_tune.models import APIS
@@ -107,7 +107,7 @@ def choose_run(record: records.TrialRecord) -> reliability.RunRecord:
 
 
 def _check_choices(*, model: str, format: str, api: str) -> None:
-    _check_choice("model", model, MODEL_NAMES)
+    check_model_name(model)
     _check_choice("--format", format, FORMATS)
     _check_choice("--api", api, APIS)
 

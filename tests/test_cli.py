@@ -290,6 +290,13 @@ def test_search_unknown_model(tmp_path):
     assert not (tmp_path / "logs").exists()
 
 
+@pytest.mark.parametrize("command", ["search", "trials"])
+def test_unknown_model_wording(command, tmp_path):
+    result = invoke(command, "mathcer", "--logdir", tmp_path / "logs")
+
+    assert_usage_error(result, "Unknown model 'mathcer': use one of: voter, matcher.")
+
+
 def test_search_logdir_is_file(tmp_path):
     space = write_space(tmp_path)
     log_dir = tmp_path / "logs.txt"

@@ -250,7 +250,7 @@ REJECTIONS = {
     "savedmodel-out-suffix": (["--format", "savedmodel", "--out", "{tmp}/model.keras"], "model.keras"),
     "unknown-format": (["--format", "onnx"], "'onnx'"),
     "unknown-api": (["--api", "subclassed"], "'subclassed'"),
-    "unknown-model": ([], "'linear'"),
+    "unknown-model": ([], "Unknown model 'linear': use one of: voter, matcher."),
 }
 
 
