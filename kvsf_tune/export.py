@@ -118,6 +118,7 @@ def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def _load_search(project: Path, model: str) -> dict:
+    records.check_search_is_folder(project)
     if not project.parent.is_dir():
         raise LogDirError(f"Log dir {project.parent} not found. Pass the --logdir of your search.")
     search = records.load_search(project)

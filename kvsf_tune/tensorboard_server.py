@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 from kvsf_tune.errors import KvsfTuneError, LogDirError, UsageError
-from kvsf_tune.records import SEARCH_FILE
+from kvsf_tune.records import SEARCH_FILE, check_log_dir_is_folder
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,7 @@ def check_server_options(log_dir: Path, *, port: int, host: str) -> Path:
     folder = Path(log_dir)
     if not folder.exists():
         raise LogDirError(f"Log dir {folder} does not exist. Run `kvsf-tune search` first or pass --logdir.")
-    if not folder.is_dir():
-        raise LogDirError(f"Log dir {folder} is a file, not a folder. Pass the folder of a search with --logdir.")
+    check_log_dir_is_folder(folder)
     if not 1 <= port <= 65535:
         raise UsageError(f"Invalid --port {port}: expected a TCP port from 1 to 65535.")
 

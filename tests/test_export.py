@@ -270,6 +270,17 @@ def test_export_rejected(export_search, tmp_path, case):
     assert outcome.stdout == ""
 
 
+def test_export_logdir_is_file(tmp_path):
+    log_dir = tmp_path / "logs.txt"
+    log_dir.write_text("not a folder")
+
+    outcome = run_cli("export", "voter", "--logdir", log_dir)
+
+    assert outcome.code == 2
+    assert outcome.stderr == f"Error: Log dir {log_dir} is a file, not a folder. Pass the folder of a search with --logdir.\n"
+    assert outcome.stdout == ""
+
+
 def test_export_rejection_writes_nothing(export_search, tmp_path):
     log_dir, _ = export_search
     run_cli("export", "voter", "--logdir", log_dir, "--trial", "01", "--out", tmp_path / "rejected.keras")
