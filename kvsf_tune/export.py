@@ -18,14 +18,13 @@ from pathlib import Path
 from kvsf_tune import records, reliability
 from kvsf_tune.data import VOTER_BITS, check_model_name
 from kvsf_tune.errors import ExportError, LogDirError, TrialNotFoundError, UsageError
+from kvsf_tune.inference import KERAS_FILE_SUFFIXES
 from kvsf_tune.model_card import card_path_for, make_card
 from kvsf_tune.models import APIS
 
 logger = logging.getLogger(__name__)
 
 FORMATS = ("keras", "savedmodel")
-# File suffixes that name a single file, so a SavedModel (a folder) must not end with them.
-_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
 # Name of the voter's input in a SavedModel's serving signature, the functional voter's input name.
 VOTER_SERVING_INPUT = "bits"
 
@@ -253,7 +252,7 @@ def _output_path(out: str | Path | None, project: Path, model: str, trial_id: st
     path = Path(out)
     if format == "keras" and path.suffix != ".keras":
         raise UsageError(f"Invalid --out {path}: --format keras writes a file ending in .keras. Rename it or pass --format savedmodel.")
-    if format == "savedmodel" and path.suffix in _FILE_SUFFIXES:
+    if format == "savedmodel" and path.suffix in KERAS_FILE_SUFFIXES:
         raise UsageError(
             f"Invalid --out {path}: --format savedmodel writes a folder, not a {path.suffix} file. "
             "Pass a folder path without that suffix or --format keras."

@@ -120,6 +120,22 @@ def test_evaluate_missing_model(tmp_path):
     assert "absent.keras" in outcome.stderr
 
 
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_model_path_not_a_model(tmp_path, command):
+    path = tmp_path / "matcher.toml"
+    path.write_text('[optimizer]\ntype = "Fixed"\nvalue = "adam"\n')
+    options = ["--input", tmp_path / "rows.csv"] if command == "predict" else []
+
+    outcome = run_cli(command, path, *options)
+
+    assert outcome.code == 2
+    assert outcome.stderr == (
+        f"Error: {path} is not a .keras file or a SavedModel folder. "
+        "Pass the .keras file or SavedModel folder that `kvsf-tune export` printed.\n"
+    )
+    assert outcome.stdout == ""
+
+
 # --- predict ----------------------------------------------------------------------------------------
 
 
