@@ -8,6 +8,7 @@ from the shapes of its inputs whether it is the voter or the matcher. Data files
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,8 @@ import numpy as np
 
 from kvsf_tune.data import MATCHER_SAMPLES, VOTER_BITS, model_dataset
 from kvsf_tune.errors import UsageError
+
+logger = logging.getLogger(__name__)
 
 # Keras's binary accuracy counts a probability strictly above this as class 1.
 THRESHOLD = 0.5
@@ -369,6 +372,8 @@ def _prediction_path(input_path: Path, out: str | Path | None) -> Path:
 
 def _write_predictions(path: Path, probabilities: np.ndarray, classes: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        logger.info("Overwriting %s", path)
     if path.suffix == ".npz":
         np.savez(path, probability=probabilities, **{"class": classes})
         return

@@ -159,6 +159,27 @@ def test_predict_file_matches_memory(exported, tmp_path, name, suffix):
     assert np.array_equal(classes, (expected > 0.5).astype(int))
 
 
+def test_predict_overwrite_is_logged(exported, tmp_path):
+    files = write_rows("voter", tmp_path, labels=False)
+    written = tmp_path / "voter_rows.predictions.csv"
+    written.write_text("old predictions\n")
+
+    outcome = run_cli("predict", exported["voter-sequential"]["path"], "--input", files["csv"])
+
+    assert outcome.code == 0, outcome.stderr
+    assert outcome.stderr == f"Overwriting {written}\n"
+    assert len(read_predictions(written)[0]) == 40
+
+
+def test_predict_new_file_not_logged(exported, tmp_path):
+    files = write_rows("voter", tmp_path, labels=False)
+
+    outcome = run_cli("predict", exported["voter-sequential"]["path"], "--input", files["csv"])
+
+    assert outcome.code == 0, outcome.stderr
+    assert outcome.stderr == ""
+
+
 def test_predict_csv_without_header(exported, tmp_path):
     path = tmp_path / "bits.csv"
     path.write_text("1,1,1,1,1,1,1,1,1\n0,0,0,0,0,0,0,0,0\n")
