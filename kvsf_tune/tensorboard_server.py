@@ -139,13 +139,20 @@ def serve(log_dir: Path, *, port: int, host: str, verbose: bool = False) -> None
             code = process.wait()
     except KeyboardInterrupt:
         _stop(process)
-        logger.info("Stopped TensorBoard.")
-        return
+        code = None  # Stopped by Ctrl-C or SIGTERM rather than by TensorBoard itself.
     finally:
+        # TensorBoard's last messages go out before the stop notice, which is then the last line.
         forwarder.join(timeout=STOP_TIMEOUT)
 
-    if code != 0:
+    if code is None:
+        logger.info("%sStopped TensorBoard.", _line_break_after_ctrl_c())
+    elif code != 0:
         raise KvsfTuneError(f"TensorBoard exited with code {code}. Its messages on stderr above give the reason.")
+
+
+def _line_break_after_ctrl_c() -> str:
+    # A terminal echoes Ctrl-C as `^C` without a line break, so the notice starts a line of its own.
+    return "\n" if sys.stderr.isatty() else ""
 
 
 def _forward_messages(stream, verbose: bool) -> None:
