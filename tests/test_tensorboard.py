@@ -429,6 +429,15 @@ def test_clear_run_removes_event_files(tmp_path, search):
     assert list(folder.glob("events.out.tfevents.*")) == []
 
 
+@pytest.mark.parametrize(("count", "logged"), [(1, "Removed 1 TensorBoard event file left"), (2, "Removed 2 TensorBoard event files left")])
+def test_clear_run_logs_count(tmp_path, caplog, count, logged):
+    for number in range(count):
+        (tmp_path / f"events.out.tfevents.{number}").write_bytes(b"")
+    with caplog.at_level(logging.INFO, logger="kvsf_tune.tensorboard"):
+        tensorboard.clear_run(tmp_path)
+    assert caplog.messages == [f"{logged} in {tmp_path} by an earlier attempt."]
+
+
 def test_clear_run_keeps_other_files(tmp_path, search):
     trial = search.trials["trial_00"]
     records.save_trial(tmp_path, trial.record)
