@@ -134,11 +134,9 @@ def trials(
 ) -> None:
     """List a search's stored trials, best first, without training anything."""
     from kvsf_tune import tuning
-    from kvsf_tune.data import MODEL_NAMES
-    from kvsf_tune.errors import UsageError
+    from kvsf_tune.data import check_model_name
 
-    if model not in MODEL_NAMES:
-        raise UsageError(f"Unknown model {model!r}; use one of: {', '.join(MODEL_NAMES)}.")
+    check_model_name(model)
     result = tuning.load_result(logdir, project or model)
     _print_result(result, as_json=as_json, quiet=False)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kvsf_tune.errors import UsageError
+
 VOTER_ROWS = 1000
 VOTER_BITS = 9
 MATCHER_ROWS = 10_000
@@ -19,6 +21,21 @@ MATCHER_SAMPLES = 5
 VALIDATION_FRACTION = 0.2
 
 MODEL_NAMES = ("voter", "matcher")
+
+
+def unknown_model_message(model: str) -> str:
+    """Return the message for a model name that is not in `MODEL_NAMES`, worded alike everywhere."""
+    return f"Unknown model {model!r}: use one of: {', '.join(MODEL_NAMES)}."
+
+
+def check_model_name(model: str) -> None:
+    """Check a model name given on the command line.
+
+    Raises:
+        UsageError: If `model` is not one of `MODEL_NAMES`.
+    """
+    if model not in MODEL_NAMES:
+        raise UsageError(unknown_model_message(model))
 
 
 def voter_data(seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +116,7 @@ def model_dataset(
         s1, s2, y = matcher_data(seed)
         inputs = (s1, s2)
     else:
-        raise ValueError(f"Unknown model {model!r}; expected one of {', '.join(MODEL_NAMES)}.")
+        raise ValueError(unknown_model_message(model))
 
     arrays = tuple(a.astype("float32") for a in (*inputs, y))
     train, val = split(arrays)

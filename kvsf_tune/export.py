@@ -16,16 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kvsf_tune import records, reliability
-from kvsf_tune.data import MODEL_NAMES, VOTER_BITS
+from kvsf_tune.data import VOTER_BITS, check_model_name
 from kvsf_tune.errors import ExportError, LogDirError, TrialNotFoundError, UsageError
+from kvsf_tune.inference import KERAS_FILE_SUFFIXES
 from kvsf_tune.model_card import card_path_for, make_card
 from kvsf_tune.models import APIS
 
 logger = logging.getLogger(__name__)
 
 FORMATS = ("keras", "savedmodel")
-# File suffixes that name a single file, so a SavedModel (a folder) must not end with them.
-_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
 # Name of the voter's input in a SavedModel's serving signature, the functional voter's input name.
 VOTER_SERVING_INPUT = "bits"
 
@@ -107,7 +106,7 @@ def choose_run(record: records.TrialRecord) -> reliability.RunRecord:
 
 
 def _check_choices(*, model: str, format: str, api: str) -> None:
-    _check_choice("model", model, MODEL_NAMES)
+    check_model_name(model)
     _check_choice("--format", format, FORMATS)
     _check_choice("--api", api, APIS)
 
@@ -118,6 +117,7 @@ def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def _load_search(project: Path, model: str) -> dict:
+    records.check_search_is_folder(project)
     if not project.parent.is_dir():
         raise LogDirError(f"Log dir {project.parent} not found. Pass the --logdir of your search.")
     search = records.load_search(project)
@@ -256,7 +256,7 @@ def _output_path(out: str | Path | None, project: Path, model: str, trial_id: st
     path = Path(out)
     if format == "keras" and path.suffix != ".keras":
         raise UsageError(f"Invalid --out {path}: --format keras writes a file ending in .keras. Rename it or pass --format savedmodel.")
-    if format == "savedmodel" and path.suffix in _FILE_SUFFIXES:
+    if format == "savedmodel" and path.suffix in KERAS_FILE_SUFFIXES:
         raise UsageError(
             f"Invalid --out {path}: --format savedmodel writes a folder, not a {path.suffix} file. "
             "Pass a folder path without that suffix or --format keras."

@@ -8,6 +8,7 @@ from the shapes of its inputs whether it is the voter or the matcher. Data files
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ import numpy as np
 from kvsf_tune.data import MATCHER_SAMPLES, VOTER_BITS, model_dataset
 from kvsf_tune.errors import UsageError
 
+logger = logging.getLogger(__name__)
+
 # Keras's binary accuracy counts a probability strictly above this as class 1.
 THRESHOLD = 0.5
 # Keras 3 (TensorFlow backend) clips probabilities to [epsilon, 1 - epsilon] before taking
@@ -25,6 +28,8 @@ _EPSILON = 1e-7
 # Names and shapes of the arrays of a data file, per model.
 INPUT_KEYS = {"voter": (("x", VOTER_BITS),), "matcher": (("s1", MATCHER_SAMPLES), ("s2", MATCHER_SAMPLES))}
 LABEL_KEY = "y"
+# Suffixes of the single-file models `keras.models.load_model` opens: `.keras`, and legacy HDF5.
+KERAS_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
 @dataclass(frozen=True)
@@ -84,12 +89,21 @@ def load_model(path: str | Path) -> LoadedModel:
     """Open an exported model: a `.keras` file (safe mode) or a SavedModel folder.
 
     Raises:
-        UsageError: The path is missing, cannot be loaded, or is neither a voter nor a matcher.
+        UsageError: The path is missing, is not a model file or folder, cannot be loaded, or is
+            neither a voter nor a matcher.
     """
     path = Path(path)
     if not path.exists():
         raise UsageError(f"Model not found: {path}. Pass the path that `kvsf-tune export` printed.")
-    return _load_saved_model(path) if path.is_dir() else _load_keras(path)
+    if path.is_dir():
+        return _load_saved_model(path)
+    if path.suffix not in KERAS_FILE_SUFFIXES:
+        # Keras's own message for such a file suggests `keras.layers.TFSMLayer`, which does not apply here.
+        raise UsageError(
+            f"{path} is not a .keras file or a SavedModel folder. "
+            "Pass the .keras file or SavedModel folder that `kvsf-tune export` printed."
+        )
+    return _load_keras(path)
 
 
 def evaluate_model(path: str | Path, *, data_seed: int = 42, data: str | Path | None = None) -> Evaluation:
@@ -358,6 +372,8 @@ def _prediction_path(input_path: Path, out: str | Path | None) -> Path:
 
 def _write_predictions(path: Path, probabilities: np.ndarray, classes: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        logger.info("Overwriting %s", path)
     if path.suffix == ".npz":
         np.savez(path, probability=probabilities, **{"class": classes})
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kvsf_tune.data import MATCHER_SAMPLES, MODEL_NAMES, VOTER_BITS
+from kvsf_tune.data import MATCHER_SAMPLES, VOTER_BITS, unknown_model_message
 
 APIS = ("sequential", "functional")
 
@@ -110,7 +110,7 @@ def build(model: str, *, api: str = "sequential", seed: int | None = None, compi
         return voter(api, seed=seed, compile=compile)
     if model == "matcher":
         return matcher(seed=seed, compile=compile)
-    raise ValueError(f"Unknown model {model!r}; expected one of {', '.join(MODEL_NAMES)}.")
+    raise ValueError(unknown_model_message(model))
 
 
 def _start_from(model, name: str, seed: int | None):

@@ -75,6 +75,30 @@ def project_dir(log_dir: str | os.PathLike, project: str) -> Path:
     return Path(log_dir) / project
 
 
+def check_log_dir_is_folder(log_dir: Path) -> None:
+    """Check that a log dir, if it exists, is a folder.
+
+    Raises:
+        LogDirError: If `log_dir` exists but is a file.
+    """
+    if log_dir.exists() and not log_dir.is_dir():
+        raise LogDirError(f"Log dir {log_dir} is a file, not a folder. Pass the folder of a search with --logdir.")
+
+
+def check_search_is_folder(project: Path) -> None:
+    """Check that neither a search's folder nor its log dir is a file.
+
+    Without this check, a command that reads a search would report a missing folder when a file of
+    that name exists.
+
+    Raises:
+        LogDirError: If the log dir (`project`'s parent) or `project` is a file.
+    """
+    check_log_dir_is_folder(project.parent)
+    if project.exists() and not project.is_dir():
+        raise LogDirError(f"No search found in {project}: it is a file, not a folder. Pass the right --logdir/--project.")
+
+
 def trial_dir(project: Path, trial_id: str) -> Path:
     """Return the folder KerasTuner gives a trial."""
     return project / f"trial_{trial_id}"

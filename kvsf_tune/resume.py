@@ -129,9 +129,29 @@ def start_record(options, *, default_max_trials: int) -> tuple:
     started = 0 if options.tuner == "hyperband" else started_trials(project)
     max_trials = resolve_max_trials(options.max_trials, previous, default=default_max_trials, started=started)
     options = replace(options, max_trials=max_trials)
+    if previous is not None:
+        _log_resume(options)
     state = {**(previous or {}), **options_record(options)}
     records.save_search(project, {**state, "status": "running"})
     return options, state
+
+
+def _log_resume(options) -> None:
+    """Log one line saying that the search resumes and how many of its trials have finished."""
+    from kvsf_tune.tuning import collect_summaries
+
+    # As in the progress display, a trial with a record counts as finished and one interrupted mid-way does not.
+    finished = len(collect_summaries(options.project_dir))
+    if options.tuner == "hyperband":
+        # Hyperband's brackets, not `max_trials`, decide how many trials it runs.
+        progress = f"{finished} {_trials(finished)} finished"
+    else:
+        progress = f"{finished} of {options.max_trials} {_trials(options.max_trials)} finished"
+    logger.info("Resuming the search in %s: %s.", options.project_dir, progress)
+
+
+def _trials(count: int) -> str:
+    return "trial" if count == 1 else "trials"
 
 
 def options_record(options) -> dict:

@@ -166,7 +166,8 @@ def clear_run(folder: Path) -> None:
     for path in leftovers:
         path.unlink()
     if leftovers:
-        logger.info("Removed %d TensorBoard event files left in %s by an earlier attempt.", len(leftovers), folder)
+        files = "file" if len(leftovers) == 1 else "files"
+        logger.info("Removed %d TensorBoard event %s left in %s by an earlier attempt.", len(leftovers), files, folder)
 
 
 def epoch_curves(folder: Path, *, restarts: int, target: float):

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 from kvsf_tune.errors import KvsfTuneError, LogDirError, UsageError
-from kvsf_tune.records import SEARCH_FILE
+from kvsf_tune.records import SEARCH_FILE, check_log_dir_is_folder
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,7 @@ def check_server_options(log_dir: Path, *, port: int, host: str) -> Path:
     folder = Path(log_dir)
     if not folder.exists():
         raise LogDirError(f"Log dir {folder} does not exist. Run `kvsf-tune search` first or pass --logdir.")
-    if not folder.is_dir():
-        raise LogDirError(f"Log dir {folder} is a file, not a folder. Pass the folder of a search with --logdir.")
+    check_log_dir_is_folder(folder)
     if not 1 <= port <= 65535:
         raise UsageError(f"Invalid --port {port}: expected a TCP port from 1 to 65535.")
 
@@ -140,13 +139,20 @@ def serve(log_dir: Path, *, port: int, host: str, verbose: bool = False) -> None
             code = process.wait()
     except KeyboardInterrupt:
         _stop(process)
-        logger.info("Stopped TensorBoard.")
-        return
+        code = None  # Stopped by Ctrl-C or SIGTERM rather than by TensorBoard itself.
     finally:
+        # TensorBoard's last messages go out before the stop notice, which is then the last line.
         forwarder.join(timeout=STOP_TIMEOUT)
 
-    if code != 0:
+    if code is None:
+        logger.info("%sStopped TensorBoard.", _line_break_after_ctrl_c())
+    elif code != 0:
         raise KvsfTuneError(f"TensorBoard exited with code {code}. Its messages on stderr above give the reason.")
+
+
+def _line_break_after_ctrl_c() -> str:
+    # A terminal echoes Ctrl-C as `^C` without a line break, so the notice starts a line of its own.
+    return "\n" if sys.stderr.isatty() else ""
 
 
 def _forward_messages(stream, verbose: bool) -> None:

@@ -287,6 +287,7 @@ def load_result(log_dir: str | os.PathLike, project: str) -> SearchResult:
     from kvsf_tune.errors import LogDirError
 
     folder = records.project_dir(log_dir, project)
+    records.check_search_is_folder(folder)
     if not folder.is_dir():
         raise LogDirError(f"No search found in {folder}: the folder does not exist. Run `kvsf-tune search` first or pass the right --logdir.")
     state = records.load_search(folder)

@@ -290,6 +290,13 @@ def test_search_unknown_model(tmp_path):
     assert not (tmp_path / "logs").exists()
 
 
+@pytest.mark.parametrize("command", ["search", "trials"])
+def test_unknown_model_wording(command, tmp_path):
+    result = invoke(command, "mathcer", "--logdir", tmp_path / "logs")
+
+    assert_usage_error(result, "Unknown model 'mathcer': use one of: voter, matcher.")
+
+
 def test_search_logdir_is_file(tmp_path):
     space = write_space(tmp_path)
     log_dir = tmp_path / "logs.txt"
@@ -387,6 +394,23 @@ def test_trials_damaged_record(tmp_path):
     result = invoke("trials", "matcher", "--logdir", tmp_path)
 
     assert_usage_error(result, str(project / "search.json"), "invalid JSON")
+
+
+def test_trials_logdir_is_file(tmp_path):
+    log_dir = tmp_path / "logs.txt"
+    log_dir.write_text("not a folder")
+
+    result = invoke("trials", "matcher", "--logdir", log_dir)
+
+    assert_usage_error(result, f"Log dir {log_dir} is a file, not a folder", "--logdir")
+
+
+def test_trials_project_is_file(tmp_path):
+    (tmp_path / "matcher").write_text("not a folder")
+
+    result = invoke("trials", "matcher", "--logdir", tmp_path)
+
+    assert_usage_error(result, f"No search found in {tmp_path / 'matcher'}: it is a file, not a folder")
 
 
 # The installed script, in subprocesses.

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from kvsf_tune import data
+from kvsf_tune.errors import UsageError
 
 
 def _exercise_recipe() -> dict[str, np.ndarray]:
@@ -127,3 +128,13 @@ def test_model_dataset_input_counts():
 def test_model_dataset_unknown_model():
     with pytest.raises(ValueError, match="Unknown model 'dog'"):
         data.model_dataset("dog")
+
+
+def test_check_model_name_unknown():
+    with pytest.raises(UsageError, match=r"^Unknown model 'dog': use one of: voter, matcher\.$"):
+        data.check_model_name("dog")
+
+
+def test_check_model_name_known():
+    for model in data.MODEL_NAMES:
+        data.check_model_name(model)

@@ -251,7 +251,7 @@ REJECTIONS = {
     "savedmodel-out-suffix": (["--format", "savedmodel", "--out", "{tmp}/model.keras"], "model.keras"),
     "unknown-format": (["--format", "onnx"], "'onnx'"),
     "unknown-api": (["--api", "subclassed"], "'subclassed'"),
-    "unknown-model": ([], "'linear'"),
+    "unknown-model": ([], "Unknown model 'linear': use one of: voter, matcher."),
 }
 
 
@@ -268,6 +268,17 @@ def test_export_rejected(export_search, tmp_path, case):
     assert named in outcome.stderr
     assert len(outcome.stderr.strip().splitlines()) == 1
     assert "Traceback" not in outcome.stderr
+    assert outcome.stdout == ""
+
+
+def test_export_logdir_is_file(tmp_path):
+    log_dir = tmp_path / "logs.txt"
+    log_dir.write_text("not a folder")
+
+    outcome = run_cli("export", "voter", "--logdir", log_dir)
+
+    assert outcome.code == 2
+    assert outcome.stderr == f"Error: Log dir {log_dir} is a file, not a folder. Pass the folder of a search with --logdir.\n"
     assert outcome.stdout == ""
 
 

@@ -120,6 +120,22 @@ def test_evaluate_missing_model(tmp_path):
     assert "absent.keras" in outcome.stderr
 
 
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_model_path_not_a_model(tmp_path, command):
+    path = tmp_path / "matcher.toml"
+    path.write_text('[optimizer]\ntype = "Fixed"\nvalue = "adam"\n')
+    options = ["--input", tmp_path / "rows.csv"] if command == "predict" else []
+
+    outcome = run_cli(command, path, *options)
+
+    assert outcome.code == 2
+    assert outcome.stderr == (
+        f"Error: {path} is not a .keras file or a SavedModel folder. "
+        "Pass the .keras file or SavedModel folder that `kvsf-tune export` printed.\n"
+    )
+    assert outcome.stdout == ""
+
+
 # --- predict ----------------------------------------------------------------------------------------
 
 
@@ -141,6 +157,27 @@ def test_predict_file_matches_memory(exported, tmp_path, name, suffix):
     expected = np.load(exported[name]["arrays"])["expected"][:40]
     assert np.max(np.abs(probabilities - expected)) <= 1e-6
     assert np.array_equal(classes, (expected > 0.5).astype(int))
+
+
+def test_predict_overwrite_is_logged(exported, tmp_path):
+    files = write_rows("voter", tmp_path, labels=False)
+    written = tmp_path / "voter_rows.predictions.csv"
+    written.write_text("old predictions\n")
+
+    outcome = run_cli("predict", exported["voter-sequential"]["path"], "--input", files["csv"])
+
+    assert outcome.code == 0, outcome.stderr
+    assert outcome.stderr == f"Overwriting {written}\n"
+    assert len(read_predictions(written)[0]) == 40
+
+
+def test_predict_new_file_not_logged(exported, tmp_path):
+    files = write_rows("voter", tmp_path, labels=False)
+
+    outcome = run_cli("predict", exported["voter-sequential"]["path"], "--input", files["csv"])
+
+    assert outcome.code == 0, outcome.stderr
+    assert outcome.stderr == ""
 
 
 def test_predict_csv_without_header(exported, tmp_path):

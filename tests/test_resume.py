@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import shutil
 import signal
@@ -108,6 +109,9 @@ def test_sigint_exits_130_with_working_hint(space, tmp_path):
     assert stdout == ""
     assert words[:3] == ["kvsf-tune", "search", "matcher"]
     assert resumed.returncode in (0, 3), resumed.stderr
+    assert [line for line in resumed.stderr.splitlines() if line.startswith("Resuming")] == [
+        f"Resuming the search in {project}: {len(before)} of 3 trials finished."
+    ]
     assert len(json.loads(resumed.stdout)["trials"]) == 3
     assert {name: finished_mtimes(project)[name] for name in before} == before
 
@@ -133,6 +137,14 @@ def copy(finished, tmp_path) -> Path:
     log_dir = tmp_path / "copy"
     shutil.copytree(finished, log_dir)
     return log_dir
+
+
+def test_resume_is_logged(copy, caplog):
+    with caplog.at_level(logging.INFO, logger="kvsf_tune.resume"):
+        tuning.run(options(copy, max_trials=None))
+
+    resumed = [message for message in caplog.messages if message.startswith("Resuming")]
+    assert resumed == [f"Resuming the search in {copy / 'matcher'}: 2 of 2 trials finished."]
 
 
 def test_record_before_oracle_end_is_reused(copy):
@@ -226,10 +238,12 @@ def test_damaged_oracle_file_is_reported(copy):
         tuning.run(options(copy))
 
 
-def test_overwrite_starts_over(copy):
+def test_overwrite_starts_over(copy, caplog):
     before = finished_mtimes(copy / "matcher")
 
-    result = tuning.run(options(copy, overwrite=True, max_trials=1))
+    with caplog.at_level(logging.INFO, logger="kvsf_tune.resume"):
+        result = tuning.run(options(copy, overwrite=True, max_trials=1))
 
     assert len(result.trials) == 1
+    assert not [message for message in caplog.messages if message.startswith("Resuming")]
     assert finished_mtimes(copy / "matcher")["trial_0"] != before["trial_0"]

@@ -429,6 +429,15 @@ def test_clear_run_removes_event_files(tmp_path, search):
     assert list(folder.glob("events.out.tfevents.*")) == []
 
 
+@pytest.mark.parametrize(("count", "logged"), [(1, "Removed 1 TensorBoard event file left"), (2, "Removed 2 TensorBoard event files left")])
+def test_clear_run_logs_count(tmp_path, caplog, count, logged):
+    for number in range(count):
+        (tmp_path / f"events.out.tfevents.{number}").write_bytes(b"")
+    with caplog.at_level(logging.INFO, logger="kvsf_tune.tensorboard"):
+        tensorboard.clear_run(tmp_path)
+    assert caplog.messages == [f"{logged} in {tmp_path} by an earlier attempt."]
+
+
 def test_clear_run_keeps_other_files(tmp_path, search):
     trial = search.trials["trial_00"]
     records.save_trial(tmp_path, trial.record)
@@ -543,6 +552,64 @@ def test_cli_logdir_is_file(tmp_path, capsys):
     code = main(["tensorboard", "--logdir", str(path), "--port", str(free_port())])
     assert code == 2
     assert f"Log dir {path} is a file" in capsys.readouterr().err
+
+
+# A stand-in for TensorBoard: it creates the file named by its argument once it is ready, then
+# writes a line on stderr when SIGTERM arrives.
+STAND_IN_SERVER = """
+import pathlib, signal, sys, time
+
+def stop(signum, frame):
+    print("closing", file=sys.stderr)
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, stop)
+pathlib.Path(sys.argv[1]).touch()
+time.sleep(60)
+"""
+
+
+class InterruptedPopen(subprocess.Popen):
+    """A `Popen` whose first `wait` raises `KeyboardInterrupt` once the child is ready, like Ctrl-C."""
+
+    ready: Path
+
+    def wait(self, timeout=None):
+        if not getattr(self, "interrupted", False):
+            self.interrupted = True
+            deadline = time.monotonic() + 30
+            while not self.ready.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            raise KeyboardInterrupt
+        return super().wait(timeout)
+
+
+def stop_stand_in(tmp_path, monkeypatch, capsys) -> str:
+    """Run the `tensorboard` command on the stand-in server, interrupt it, and return its stderr."""
+    InterruptedPopen.ready = tmp_path / "ready"
+    argv = [sys.executable, "-c", STAND_IN_SERVER, str(InterruptedPopen.ready)]
+    monkeypatch.setattr("kvsf_tune.tensorboard_server.tensorboard_command", lambda *args, **kwargs: argv)
+    monkeypatch.setattr("kvsf_tune.tensorboard_server.subprocess.Popen", InterruptedPopen)
+
+    code = main(["tensorboard", "--logdir", str(tmp_path), "--port", str(free_port())])
+
+    assert code == 0
+    return capsys.readouterr().err
+
+
+def test_cli_stop_notice_in_file(tmp_path, monkeypatch, capsys):
+    err = stop_stand_in(tmp_path, monkeypatch, capsys)
+
+    assert err.endswith("closing\nStopped TensorBoard.\n")
+
+
+def test_cli_stop_notice_after_echoed_ctrl_c(tmp_path, monkeypatch, capsys):
+    # On a terminal the `^C` echo ends no line, so the notice must start one.
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+
+    err = stop_stand_in(tmp_path, monkeypatch, capsys)
+
+    assert err.endswith("closing\n\nStopped TensorBoard.\n")
 
 
 def test_cli_help_without_tensorflow():
