@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kvsf_tune import records, reliability
-from kvsf_tune.data import MODEL_NAMES
+from kvsf_tune.data import check_model_name
 from kvsf_tune.errors import UsageError
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def search_options(
         UsageError: If an option or the search-space file is invalid.
     """
     # The model comes first because the default search-space file is named after it.
-    _check_model(model)
+    check_model_name(model)
     options = SearchOptions(model=model, space=_space_path(model, space), log_dir=Path(log_dir), **values)
     validate(options)
     return options
@@ -149,7 +149,7 @@ def default_max_trials(options: SearchOptions, space: SearchSpace) -> int:
 
 def _check_values(options: SearchOptions) -> None:
     """Check the options that need no file: their types and ranges."""
-    _check_model(options.model)
+    check_model_name(options.model)
     _check_fraction("--target", options.target)
     _check_fraction("--required-pass-rate", options.required_pass_rate)
     _check_count("--runs", options.runs)
@@ -182,11 +182,6 @@ def _warn_hyperband_trials(options: SearchOptions) -> None:
             "largest epochs value of the space, decide the number of trials.",
             options.max_trials,
         )
-
-
-def _check_model(model: str) -> None:
-    if model not in MODEL_NAMES:
-        raise UsageError(f"Unknown model {model!r}: use one of: {', '.join(MODEL_NAMES)}.")
 
 
 def _check_fraction(name: str, value: float) -> None:

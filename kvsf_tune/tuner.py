@@ -55,7 +55,7 @@ def make_oracle(name: str, hypermodel: ReliabilityHyperModel, *, max_trials: int
         return keras_tuner.oracles.HyperbandOracle(
             max_epochs=hyperband_max_epochs(space), factor=HYPERBAND_FACTOR, **common
         )
-    raise UsageError(f"Unknown tuner {name!r}; use one of: {', '.join(TUNERS)}.")
+    raise UsageError(f"Invalid --tuner {name!r}: use one of: {', '.join(TUNERS)}.")
 
 
 def bayesian_initial_points(space, max_trials: int) -> int:
