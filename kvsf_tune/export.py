@@ -21,6 +21,7 @@ from kvsf_tune.errors import ExportError, LogDirError, TrialNotFoundError, Usage
 from kvsf_tune.inference import KERAS_FILE_SUFFIXES
 from kvsf_tune.model_card import card_path_for, make_card
 from kvsf_tune.models import APIS
+from kvsf_tune.options import search_command
 
 logger = logging.getLogger(__name__)
 
@@ -161,8 +162,7 @@ def _no_winner_reason(project: Path, search: dict) -> str:
     if search.get("status") == "running":
         return (
             f"The search in {project} has not finished (it was stopped, or it is still running in another "
-            "process) and has no confirmed reliable trial yet. Run the same `kvsf-tune search` command to "
-            "resume it."
+            f"process) and has no confirmed reliable trial yet. To resume it, run `{search_command(search, project)}`."
         )
     return f"The search in {project} found no reliable trial to confirm."
 

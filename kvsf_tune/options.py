@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -225,3 +226,46 @@ def _check_log_dir(log_dir: Path, project_dir: Path) -> None:
         raise UsageError(
             f"Invalid --logdir {log_dir}: cannot write in {existing} ({error.strerror}); pass a writable folder."
         ) from error
+
+
+def search_command(stored: dict, project_dir: Path) -> str:
+    """Return the `kvsf-tune search` command that resumes a search, from the options in its `search.json`.
+
+    Every option that must match on resume and differs from its default is named, and the log dir is
+    absolute, so the command works from any folder.
+
+    Args:
+        stored: The search's record, as `records.load_search` returns it.
+        project_dir: The search's folder.
+    """
+    from kvsf_tune.search_space import default_space_path
+
+    model = stored["model"]
+    words = ["kvsf-tune", "search", model, "--logdir", str(Path(project_dir).resolve().parent)]
+    if project_dir.name != model:
+        words += ["--project", project_dir.name]
+    space = stored.get("space")
+    if space and Path(space) != default_space_path(model).resolve():
+        words += ["--space", space]
+    defaults = SearchOptions(model=model, space=Path())
+    for key, option in _STORED_OPTIONS.items():
+        value = stored.get(key)
+        # Hyperband's brackets size the search, so it takes no --max-trials.
+        if key == "max_trials" and stored.get("tuner") == "hyperband":
+            continue
+        if value is not None and value != getattr(defaults, key):
+            words += [option, str(value)]
+    return shlex.join(words)
+
+
+# The stored options that a resumed search must be given again, with their command-line names.
+_STORED_OPTIONS = {
+    "runs": "--runs",
+    "target": "--target",
+    "required_pass_rate": "--required-pass-rate",
+    "confirmation_runs": "--confirmation-runs",
+    "tuner": "--tuner",
+    "max_trials": "--max-trials",
+    "seed": "--seed",
+}
+

@@ -135,9 +135,10 @@ def _unfinished(result) -> str:
         count = f"{recorded} of {result.max_trials} trials"
     else:
         count = f"{recorded} trial" if recorded == 1 else f"{recorded} trials"
+    resume = f"`{result.resume_command}`" if result.resume_command else "the same `kvsf-tune search` command"
     return (
         f"The search has not finished: {count} recorded. It was stopped, or it "
-        "is still running in another process. Run the same `kvsf-tune search` command again to resume it."
+        f"is still running in another process. To resume it, run {resume}."
     )
 
 

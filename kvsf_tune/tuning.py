@@ -25,6 +25,7 @@ from kvsf_tune.options import (  # noqa: F401
     TUNERS,
     SearchOptions,
     default_max_trials,
+    search_command,
     search_options,
     validate,
 )
@@ -53,6 +54,7 @@ class SearchResult:
         finished: Whether the search ran to its end. A stopped search, or one still running in
             another process, is read back with `False`.
         max_trials: The trials the search runs in all, when known.
+        resume_command: The `kvsf-tune search` command that resumes an unfinished search.
     """
 
     model: str
@@ -65,6 +67,7 @@ class SearchResult:
     confirmations: tuple[dict, ...] = field(default=())
     finished: bool = True
     max_trials: int | None = None
+    resume_command: str | None = None
 
     def to_json(self) -> dict:
         """Return the result in the documented `--json` schema."""
@@ -294,4 +297,7 @@ def load_result(log_dir: str | os.PathLike, project: str) -> SearchResult:
     ranked = reliability.rank(collect_summaries(folder))
     confirmations = list(state.get("confirmations") or [])
     result = make_result(state["model"], folder, ranked, confirmations, state["required_pass_rate"])
-    return replace(result, finished=state.get("status") != "running", max_trials=state.get("max_trials"))
+    if state.get("status") != "running":
+        return replace(result, max_trials=state.get("max_trials"))
+    command = search_command(state, folder) if "model" in state else None
+    return replace(result, finished=False, max_trials=state.get("max_trials"), resume_command=command)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from kvsf_tune.options import (
     MAX_SEED,
     SearchOptions,
     default_max_trials,
+    search_command,
     search_options,
 )
 from kvsf_tune.search_space import default_space_path
@@ -90,3 +92,41 @@ def test_default_max_trials(tuner, grid, expected):
 
     assert DEFAULT_MAX_TRIALS["matcher"] == 16
     assert default_max_trials(options, _Grid(grid)) == expected
+
+
+def stored_options(tmp_path: Path, **changes) -> dict:
+    """Return a search.json record of a matcher search with default options and `changes`."""
+    options = search_options("matcher", log_dir=tmp_path)
+    return {**resume_record(options), **changes}
+
+
+def resume_record(options: SearchOptions) -> dict:
+    from kvsf_tune.resume import options_record
+
+    return options_record(options)
+
+
+def test_search_command_defaults(tmp_path):
+    command = search_command(stored_options(tmp_path), tmp_path / "matcher")
+
+    assert shlex.split(command) == ["kvsf-tune", "search", "matcher", "--logdir", str(tmp_path.resolve())]
+
+
+def test_search_command_names_changed_options(tmp_path, space):
+    stored = stored_options(tmp_path, runs=8, target=0.7, seed=3, max_trials=5, space=str(space.resolve()))
+
+    words = shlex.split(search_command(stored, tmp_path / "other"))
+
+    assert words[words.index("--project") + 1] == "other"
+    assert words[words.index("--space") + 1] == str(space.resolve())
+    assert words[words.index("--runs") + 1] == "8"
+    assert words[words.index("--target") + 1] == "0.7"
+    assert words[words.index("--seed") + 1] == "3"
+    assert words[words.index("--max-trials") + 1] == "5"
+
+
+def test_search_command_hyperband_has_no_max_trials(tmp_path):
+    command = search_command(stored_options(tmp_path, tuner="hyperband", max_trials=30), tmp_path / "matcher")
+
+    assert "--tuner hyperband" in command
+    assert "--max-trials" not in command

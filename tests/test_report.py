@@ -95,3 +95,4 @@ def test_trials_command_reports_stopped_search(export_search):
 
     assert outcome.code == 0, outcome.stderr
     assert "The search has not finished: 1 of 4 trials recorded." in outcome.stdout
+    assert f"run `kvsf-tune search voter --logdir {log_dir.resolve()} --project stopped" in outcome.stdout
