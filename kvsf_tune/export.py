@@ -139,7 +139,10 @@ def _default_trial(project: Path, search: dict, allow_unreliable: bool) -> str:
     if confirmation.get("reliable"):
         return str(confirmation["trial_id"])
     if not allow_unreliable:
-        raise ExportError(f"{_no_winner_reason(project, search)} Pass --trial ID --allow-unreliable to export a trial anyway.")
+        raise ExportError(
+            f"{_no_winner_reason(project, search)} Pass --trial ID to export a trial that was reliable in the "
+            "search, with --allow-unreliable for any completed trial."
+        )
 
     best = search.get("best") or confirmation.get("trial_id")
     return str(best) if best in completed else _first_ranked(search, completed)

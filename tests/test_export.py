@@ -232,6 +232,17 @@ def test_export_unconfirmed_best_by_flag(export_search, tmp_path):
     assert json.loads((tmp_path / "best.card.json").read_text())["trial_id"] == "00"
 
 
+def test_export_reliable_trial_of_stopped_search(export_search, tmp_path):
+    # The hint of an unfinished search says --trial alone exports a trial that was reliable in the search.
+    log_dir, _ = export_search
+    out = tmp_path / "stopped.keras"
+
+    outcome = run_cli("export", "voter", "--logdir", log_dir, "--project", "stopped", "--trial", "00", "--out", out)
+
+    assert outcome.code == 0, outcome.stderr
+    assert out.is_file()
+
+
 # --- rejections ---------------------------------------------------------------------------------------
 
 REJECTIONS = {
@@ -246,6 +257,7 @@ REJECTIONS = {
     "failed-trial-allowed": (["--trial", "02", "--allow-unreliable"], "not even with --allow-unreliable"),
     "failed-confirmation": (["--project", "unconfirmed"], "confirmation of trial 00"),
     "unfinished-search": (["--project", "stopped"], "has not finished"),
+    "unfinished-search-hint": (["--project", "stopped"], "Pass --trial ID to export a trial that was reliable"),
     "failed-confirmation-trial": (["--project", "unconfirmed", "--trial", "00"], "failed its confirmation"),
     "keras-out-suffix": (["--out", "{tmp}/model.h5"], "model.h5"),
     "savedmodel-out-suffix": (["--format", "savedmodel", "--out", "{tmp}/model.keras"], "model.keras"),
