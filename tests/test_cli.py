@@ -324,8 +324,8 @@ def test_search_logdir_under_file(tmp_path):
 def locked(tmp_path):
     """Yield a folder that this process cannot write into, root included.
 
-    Root ignores permission bits, so for root the folder is made immutable with `chattr +i`, which the
-    kernel enforces for every user; where that is not possible the test is skipped.
+    Root ignores permission bits, so for root the folder is made immutable with `chattr +i`. The kernel
+    enforces that flag for every user. Where chattr is missing or fails, the test is skipped.
     """
     folder = tmp_path / "locked"
     folder.mkdir()
@@ -337,9 +337,9 @@ def locked(tmp_path):
 
     if shutil.which("chattr") is None:
         pytest.skip("root ignores permission bits and chattr is not installed")
-    made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True, check=False)
-    if made.returncode != 0:
-        pytest.skip(f"root ignores permission bits and chattr +i failed: {made.stderr.strip()}")
+    chattr = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True, check=False)
+    if chattr.returncode != 0:
+        pytest.skip(f"root ignores permission bits and chattr +i failed: {chattr.stderr.strip()}")
     yield folder
     subprocess.run(["chattr", "-i", str(folder)], check=True)
 

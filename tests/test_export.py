@@ -233,7 +233,7 @@ def test_export_unconfirmed_best_by_flag(export_search, tmp_path):
 
 
 def test_export_reliable_trial_of_stopped_search(export_search, tmp_path):
-    # The hint of an unfinished search says --trial alone exports a trial that was reliable in the search.
+    # The refusal for an unfinished search offers --trial alone for a trial that was reliable in the search.
     log_dir, _ = export_search
     out = tmp_path / "stopped.keras"
 

@@ -96,14 +96,9 @@ def test_default_max_trials(tuner, grid, expected):
 
 def stored_options(tmp_path: Path, **changes) -> dict:
     """Return a search.json record of a matcher search with default options and `changes`."""
-    options = search_options("matcher", log_dir=tmp_path)
-    return {**resume_record(options), **changes}
-
-
-def resume_record(options: SearchOptions) -> dict:
     from kvsf_tune.resume import options_record
 
-    return options_record(options)
+    return {**options_record(search_options("matcher", log_dir=tmp_path)), **changes}
 
 
 def test_search_command_defaults(tmp_path):
@@ -125,7 +120,7 @@ def test_search_command_names_changed_options(tmp_path, space):
     assert words[words.index("--max-trials") + 1] == "5"
 
 
-def test_search_command_hyperband_has_no_max_trials(tmp_path):
+def test_search_command_hyperband_no_max_trials(tmp_path):
     command = search_command(stored_options(tmp_path, tuner="hyperband", max_trials=30), tmp_path / "matcher")
 
     assert "--tuner hyperband" in command
